@@ -1,0 +1,1 @@
+"""Utilities: estimator discovery, validation shims and backend helpers."""
