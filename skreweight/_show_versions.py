@@ -27,7 +27,12 @@ def _version(package):
 def show_versions():
     """Print useful debugging information: system and package versions.
 
-    Optional packages that are not installed are shown as ``None``.
+    Paste its output into bug reports. Optional packages that are not
+    installed are shown as ``None``.
+
+    See Also
+    --------
+    sklearn.show_versions : The same report for scikit-learn.
 
     Examples
     --------

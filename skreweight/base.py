@@ -25,6 +25,9 @@ __all__ = ["BaseReweighter", "ReweighterMixin", "is_reweighter"]
 def is_reweighter(estimator):
     """Return True if ``estimator`` is a reweighter.
 
+    A reweighter is any object with a ``fit_reweight`` method; it need not
+    derive from :class:`BaseReweighter`.
+
     Parameters
     ----------
     estimator : object
@@ -34,6 +37,10 @@ def is_reweighter(estimator):
     -------
     is_reweighter : bool
         Whether the object has a callable ``fit_reweight`` method.
+
+    See Also
+    --------
+    BaseReweighter : Base class of skreweight's reweighters.
 
     Examples
     --------

@@ -401,11 +401,11 @@ class ReweightedEstimator(MetaEstimatorMixin, BaseEstimator):
         tags.regressor_tags = copy.deepcopy(inner.regressor_tags)
         tags.transformer_tags = copy.deepcopy(inner.transformer_tags)
         tags.target_tags.required = True
-        tags.input_tags.sparse = inner.input_tags.sparse and reweighter.input_tags.sparse
-        tags.input_tags.allow_nan = (
-            inner.input_tags.allow_nan and reweighter.input_tags.allow_nan
-        )
-        tags.input_tags.string = inner.input_tags.string and reweighter.input_tags.string
+        for name in ("sparse", "allow_nan", "string"):
+            supported = getattr(inner.input_tags, name) and getattr(
+                reweighter.input_tags, name
+            )
+            setattr(tags.input_tags, name, supported)
         return tags
 
 

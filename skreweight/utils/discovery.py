@@ -31,6 +31,9 @@ def _public_modules():
 def all_estimators(type_filter=None):
     """List every public estimator of skreweight.
 
+    Walks the public modules of the package and collects every concrete
+    scikit-learn estimator class they define.
+
     Parameters
     ----------
     type_filter : {"classifier", "regressor", "reweighter", "sampler", \
@@ -43,6 +46,11 @@ def all_estimators(type_filter=None):
         ``(name, class)`` pairs sorted by name. Estimators of optional
         sub-packages (``skreweight.torch``) appear only when their dependency
         is installed.
+
+    See Also
+    --------
+    all_functions : List every public function.
+    sklearn.utils.discovery.all_estimators : The same for scikit-learn.
 
     Examples
     --------
@@ -83,7 +91,8 @@ def all_estimators(type_filter=None):
     unknown = set(wanted) - set(kinds)
     if unknown:
         raise ValueError(
-            f"type_filter must be one or more of {sorted(kinds)}; got {sorted(unknown)}."
+            f"type_filter must be one or more of {sorted(kinds)}; "
+            f"got {sorted(unknown)}."
         )
     return [
         (name, cls)
@@ -99,11 +108,18 @@ def all_estimators(type_filter=None):
 def all_functions():
     """List every public function of skreweight.
 
+    Only functions exported by a public module (its ``__all__`` if it has
+    one) are listed, each once.
+
     Returns
     -------
     functions : list of tuple
         ``(qualified_name, function)`` pairs sorted by name, where the name is
-        ``module.function`` of the public module that exports it.
+        ``module.function`` of the module that defines it.
+
+    See Also
+    --------
+    all_estimators : List every public estimator.
 
     Examples
     --------

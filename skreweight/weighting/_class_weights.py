@@ -140,7 +140,10 @@ class ClassWeights(BaseReweighter):
         return sample_weight * factors[codes]
 
     def compute_weights(self, X, y):
-        """Weights of new rows from their labels and the fitted class factors.
+        """Compute the weights of new rows from their labels.
+
+        The fitted class factors ``class_weight_`` extend to any row whose
+        label was seen during ``fit``.
 
         Parameters
         ----------
