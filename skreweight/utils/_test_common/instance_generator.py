@@ -14,7 +14,8 @@ from skreweight.utils.discovery import all_estimators
 def _init_params():
     from skreweight.weighting import ClassWeights
 
-    return {
+    params = {
+        # --- foundation ---
         "ReweightedEstimator": [
             {"estimator": LogisticRegression(), "reweighter": ClassWeights()},
         ],
@@ -23,6 +24,14 @@ def _init_params():
             {"reweighter": ClassWeights(method="effective_number", beta=0.9)},
         ],
     }
+    # Each module adds its own entries below, in its own block.
+    # --- over_sampling ---
+    # --- weighting ---
+    # --- ordinal ---
+    # --- quantile ---
+    # --- model_selection ---
+    # --- torch ---
+    return params
 
 
 # Estimators whose checks are too slow for the default suite, with the reason.
