@@ -1,0 +1,6 @@
+"""Datasets: the embedded default for the demo and synthetic generators."""
+
+from skreweight.datasets._embedded import load_wdbc_imbalanced
+from skreweight.datasets._synthetic import make_imbalanced_classification
+
+__all__ = ["load_wdbc_imbalanced", "make_imbalanced_classification"]
