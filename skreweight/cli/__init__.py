@@ -170,6 +170,10 @@ def _class_counts(y):
 def main(argv=None):
     """Run the ``skreweight`` command line.
 
+    The console script ``skreweight`` and ``python -m skreweight`` call this
+    function. Usage and data errors print one line on stderr, never a
+    traceback.
+
     Parameters
     ----------
     argv : list of str, default=None
@@ -179,6 +183,17 @@ def main(argv=None):
     -------
     status : int
         0 on success, 2 on a usage or data error (one line on stderr).
+
+    See Also
+    --------
+    skreweight.cli._benchmark.run_benchmark : The evaluation loop behind
+        ``skreweight benchmark``.
+
+    Examples
+    --------
+    >>> from skreweight.cli import main
+    >>> main(["benchmark", "--quiet", "--output", "report"])  # doctest: +SKIP
+    0
     """
     parser = _build_parser()
     args = parser.parse_args(argv)
