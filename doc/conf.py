@@ -27,7 +27,7 @@ exclude_patterns = ["_build", "**/README.txt", "sg_execution_times.rst"]
 default_role = "literal"
 
 autosummary_generate = True
-autodoc_default_options = {"members": True, "inherited-members": True}
+autodoc_default_options = {"members": True}
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 
