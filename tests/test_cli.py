@@ -218,3 +218,44 @@ def test_progress_bar_on_stderr_unless_quiet(tmp_path):
     assert "benchmark" in loud.stderr and "2/2" in loud.stderr
     assert quiet.stderr == ""
     assert "none" in quiet.stdout
+
+
+def test_paired_tests_against_baseline(tmp_path, capsys):
+    out_dir = tmp_path / "rep"
+    base = ["benchmark", "--quiet", "--output", str(out_dir)]
+    assert main([*base, "--cv", "3", "--repeats", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "p (Holm)" in out and "baseline" in out
+    summary = json.loads((out_dir / "summary.json").read_text())
+    assert summary["config"]["baseline"] == "none"
+    compared = [e for e in summary["summary"] if e["strategy"] != "none"]
+    assert len(compared) == 3
+    for entry in compared:
+        assert 0 <= entry["vs_baseline_pvalue"] <= entry["vs_baseline_pvalue_holm"] <= 1
+        assert entry["vs_baseline_ci_low"] <= entry["vs_baseline_mean_difference"]
+        assert entry["vs_baseline_mean_difference"] <= entry["vs_baseline_ci_high"]
+    pytest.importorskip("matplotlib")
+    assert (out_dir / "critical_difference.png").stat().st_size > 0
+    assert (out_dir / "paired_differences.png").stat().st_size > 0
+
+
+def test_5x2cv_and_bayes_tests(tmp_path, capsys):
+    out_dir = tmp_path / "rep"
+    common = ["benchmark", "--quiet", "--output", str(out_dir)]
+    assert (
+        main([*common, "--test", "5x2cv-f", "--strategies", "none,class_weights"]) == 0
+    )
+    assert "5 x 2-fold" in capsys.readouterr().out
+    assert len((out_dir / "folds.csv").read_text().splitlines()) == 1 + 2 * 10
+    bayes = ["--test", "bayes", "--strategies", "class_weights,none"]
+    bayes += ["--baseline", "class_weights", "--cv", "3", "--repeats", "1"]
+    assert main([*common, *bayes]) == 0
+    entry = next(
+        e
+        for e in json.loads((out_dir / "summary.json").read_text())["summary"]
+        if e["strategy"] == "none"
+    )
+    total = sum(entry[f"vs_baseline_p_{k}"] for k in ("better", "rope", "worse"))
+    assert total == pytest.approx(1.0)
+    assert main([*common, "--baseline", "nope"]) == 2
+    assert "--baseline 'nope'" in capsys.readouterr().err

@@ -32,6 +32,7 @@ def _positive_int(text):
 def _build_parser():
     from skreweight._version import __version__
     from skreweight.cli._benchmark import CLASSIFIERS, METRICS
+    from skreweight.cli._compare import TESTS
     from skreweight.cli._strategies import DEFAULT_STRATEGIES, STRATEGIES
 
     parser = _Parser(
@@ -81,6 +82,28 @@ def _build_parser():
         help="metric that orders the table (default: %(default)s)",
     )
     bench.add_argument(
+        "--test",
+        choices=TESTS,
+        default="corrected-t",
+        help=(
+            "paired test of each strategy against the baseline on the --rank-by "
+            "metric: corrected-t (Nadeau-Bengio), 5x2cv-f (Alpaydin; runs 5 x "
+            "2-fold CV), bayes (Bayesian correlated t) or none "
+            "(default: %(default)s)"
+        ),
+    )
+    bench.add_argument(
+        "--baseline",
+        default=None,
+        help="strategy the others are tested against (default: none, else the first)",
+    )
+    bench.add_argument(
+        "--rope",
+        type=float,
+        default=0.01,
+        help="region of practical equivalence for --test bayes (default: 0.01)",
+    )
+    bench.add_argument(
         "--n-jobs", type=int, default=None, help="parallel fits (-1: all cores)"
     )
     bench.add_argument(
@@ -105,6 +128,11 @@ def _benchmark_command(args):
         summarize,
         write_report,
     )
+    from skreweight.cli._compare import (
+        compare_to_baseline,
+        comparison_columns,
+        write_plots,
+    )
 
     if args.cv < 2:
         raise ValueError("--cv must be at least 2")
@@ -121,6 +149,15 @@ def _benchmark_command(args):
     strategies = [name.strip() for name in args.strategies.split(",") if name.strip()]
     if not strategies:
         raise ValueError("--strategies is empty")
+    strategies = list(dict.fromkeys(strategies))
+    baseline = args.baseline
+    if baseline is None:
+        baseline = "none" if "none" in strategies else strategies[0]
+    elif baseline not in strategies:
+        raise ValueError(f"--baseline {baseline!r} is not one of --strategies")
+    if args.test == "5x2cv-f":
+        # The combined F test is defined on 5 repetitions of 2-fold CV.
+        args.cv, args.repeats = 2, 5
     with backend_context(args.backend, args.n_jobs):
         rows = run_benchmark(
             X,
@@ -134,6 +171,16 @@ def _benchmark_command(args):
             progress=not args.quiet,
         )
     table = summarize(rows, rank_by=args.rank_by)
+    comparisons = compare_to_baseline(
+        rows,
+        strategies,
+        metric=args.rank_by,
+        baseline=baseline,
+        test=args.test,
+        cv=args.cv,
+        rope=args.rope,
+    )
+    extra_header, extra_cells = comparison_columns(comparisons, args.test)
     classes, counts = _class_counts(y)
     print(
         f"data: {source} | {X.shape[0]} rows, {X.shape[1]} features | classes "
@@ -144,7 +191,14 @@ def _benchmark_command(args):
         f"CV | seed {args.seed} | mean ± std over {args.repeats * args.cv} folds"
     )
     print()
-    print(format_table(table, args.rank_by))
+    print(format_table(table, args.rank_by, extra_header, extra_cells))
+    if comparisons:
+        test_name = next(iter(comparisons.values()))["method"]
+        print(
+            f"\nΔ: mean paired difference in {args.rank_by} to {baseline!r}; "
+            f"test: {test_name}"
+            + (", p-values Holm-adjusted" if args.test != "bayes" else "")
+        )
     config = {
         "data": source,
         "n_samples": int(X.shape[0]),
@@ -155,9 +209,23 @@ def _benchmark_command(args):
         "seed": args.seed,
         "strategies": strategies,
         "rank_by": args.rank_by,
+        "test": args.test,
+        "baseline": baseline,
     }
-    directory = write_report(args.output, rows, table, config)
-    print(f"\nreport written to {directory}/")
+    directory = write_report(args.output, rows, table, config, comparisons)
+    plots = write_plots(
+        directory,
+        rows,
+        strategies,
+        metric=args.rank_by,
+        baseline=baseline,
+        cv=args.cv,
+    )
+    if isinstance(plots, str):
+        print(f"\n{plots}")
+        plots = []
+    files = ["folds.csv", "summary.csv", "summary.json", *plots]
+    print(f"\nreport written to {directory}/: " + ", ".join(files))
     return 0
 
 

@@ -299,17 +299,27 @@ def summarize(rows, rank_by="balanced_accuracy"):
     return table
 
 
-def format_table(table, rank_by):
-    """Render the ranked summary as a plain-text table."""
+def format_table(table, rank_by, extra_header=(), extra_cells=None):
+    """Render the ranked summary as a plain-text table.
+
+    ``extra_header`` and ``extra_cells`` (strategy -> list of str) append
+    columns, e.g. the paired tests against the baseline.
+    """
+    extra_cells = extra_cells or {}
     header = ["#", "strategy"] + [
         METRIC_TITLES[m] + ("*" if m == rank_by else "") for m in METRICS
     ]
+    header += list(extra_header)
     lines = []
     for entry in table:
         cells = [str(entry["rank"]), entry["strategy"]]
         cells += [
             f"{entry[f'{m}_mean']:.3f} ± {entry[f'{m}_std']:.3f}" for m in METRICS
         ]
+        if extra_header:
+            cells += extra_cells.get(
+                entry["strategy"], ["baseline"] + [""] * (len(extra_header) - 1)
+            )
         lines.append(cells)
     widths = [
         max(len(str(row[i])) for row in [header, *lines]) for i in range(len(header))
@@ -320,8 +330,23 @@ def format_table(table, rank_by):
     return "\n".join(out)
 
 
-def write_report(directory, rows, table, config):
-    """Write ``folds.csv``, ``summary.csv`` and ``summary.json`` to ``directory``."""
+def write_report(directory, rows, table, config, comparisons=None):
+    """Write ``folds.csv``, ``summary.csv`` and ``summary.json`` to ``directory``.
+
+    ``comparisons`` (strategy -> dict of test results against the baseline)
+    are added to the summary rows with a ``vs_baseline_`` prefix.
+    """
+    comparisons = comparisons or {}
+    table = [
+        {
+            **entry,
+            **{
+                f"vs_baseline_{key}": value
+                for key, value in comparisons.get(entry["strategy"], {}).items()
+            },
+        }
+        for entry in table
+    ]
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     fold_fields = ["strategy", "repeat", "fold", *METRICS, "fit_time"]
@@ -329,9 +354,9 @@ def write_report(directory, rows, table, config):
         writer = csv.DictWriter(handle, fieldnames=fold_fields, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
-    summary_fields = list(table[0])
+    summary_fields = list(dict.fromkeys(key for entry in table for key in entry))
     with (directory / "summary.csv").open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=summary_fields)
+        writer = csv.DictWriter(handle, fieldnames=summary_fields, restval="")
         writer.writeheader()
         writer.writerows(table)
     payload = {"config": config, "summary": table}

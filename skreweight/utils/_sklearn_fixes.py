@@ -9,6 +9,7 @@ from sklearn.utils._param_validation import (
     HasMethods,
     Interval,
     StrOptions,
+    validate_parameter_constraints,
     validate_params,
 )
 from sklearn.utils.metadata_routing import (
@@ -18,7 +19,11 @@ from sklearn.utils.metadata_routing import (
     _routing_enabled,
     process_routing,
 )
-from sklearn.utils.validation import _check_sample_weight
+from sklearn.utils.validation import (
+    _check_method_params,
+    _check_sample_weight,
+    _num_samples,
+)
 from sklearn_compat.base import _fit_context
 from sklearn_compat.utils._indexing import _safe_indexing
 from sklearn_compat.utils.validation import validate_data
@@ -29,12 +34,15 @@ __all__ = [
     "MetadataRouter",
     "MethodMapping",
     "StrOptions",
+    "_check_method_params",
     "_check_sample_weight",
     "_fit_context",
+    "_num_samples",
     "_raise_for_params",
     "_routing_enabled",
     "_safe_indexing",
     "process_routing",
     "validate_data",
+    "validate_parameter_constraints",
     "validate_params",
 ]
