@@ -26,11 +26,54 @@ def _init_params():
     }
     # Each module adds its own entries below, in its own block.
     # --- over_sampling ---
+    params["SMOTENC"] = [{"categorical_features": [0]}]
     # --- weighting ---
+    # The checks' random data separate the groups, so exact mean balance is
+    # infeasible (EntropyBalancing raises by design): test approximate balance.
+    params["EntropyBalancing"] = [{"alpha": 1e-2}, {"alpha": 1e-2, "moments": 2}]
     # --- ordinal ---
+    # A short path keeps the many checks fast; every fit is still weighted.
+    params["PRESTOCV"] = [{"alphas": 4, "cv": 3}]
     # --- quantile ---
+    from sklearn.linear_model import QuantileRegressor
+
+    from skreweight.quantile import MultiQuantileRegressor
+
+    _linear_qr = QuantileRegressor(alpha=0.0, solver="highs")
+    params["MultiQuantileRegressor"] = [
+        {"estimator": _linear_qr, "quantiles": [0.1, 0.5, 0.9]},
+    ]
+    params["QuantileAggregator"] = [
+        {
+            "estimators": [
+                ("linear", _linear_qr),
+                ("ridge", QuantileRegressor(alpha=0.1, solver="highs")),
+            ],
+            "quantiles": [0.1, 0.5, 0.9],
+            "weighting": "quantile",
+            "cv": 3,
+        },
+    ]
+    params["ConformalQuantileRegressor"] = [
+        {
+            "estimator": MultiQuantileRegressor(_linear_qr, [0.25, 0.5, 0.75]),
+            "coverage": 0.5,
+        },
+    ]
     # --- model_selection ---
     # --- torch ---
+    # Plain values only (no torch import here): small, fast, CPU networks.
+    _torch_fast = {
+        "hidden_layer_sizes": (16,),
+        "learning_rate": 1e-2,
+        "max_epochs": 20,
+        "batch_size": 32,
+        "device": "cpu",
+        "num_threads": 1,
+    }
+    params["TorchClassifier"] = [dict(_torch_fast)]
+    params["TorchRegressor"] = [dict(_torch_fast)]
+    params["TorchNearestNeighbors"] = [{"algorithm": "torch", "device": "cpu"}]
     return params
 
 
