@@ -1,0 +1,103 @@
+"""SMOTE: Synthetic Minority Over-sampling TEchnique."""
+
+import numpy as np
+
+from skreweight.over_sampling._base import (
+    _NEIGHBORS_CONSTRAINT,
+    BaseSMOTE,
+    _class_neighbors,
+    _fill_doc,
+    _KNeighborsMixin,
+    _smote_draws,
+)
+
+__all__ = ["SMOTE"]
+
+
+@_fill_doc
+class SMOTE(_KNeighborsMixin, BaseSMOTE):
+    """Over-sample with SMOTE: interpolate between a row and a class neighbour.
+
+    Every synthetic row of class ``c`` is ``x_i + u * (x_j - x_i)`` where
+    ``x_i`` is a row of class ``c``, ``x_j`` one of its ``k_neighbors`` nearest
+    rows of the same class and ``u ~ U[0, 1)``. Pairs ``(i, j)`` are drawn
+    uniformly with replacement, exactly as in imbalanced-learn, so that with
+    an integer ``random_state`` a binary problem gives the same rows as
+    :class:`imblearn.over_sampling.SMOTE`.
+
+    Read more in the :ref:`User Guide <over_sampling>`.
+
+    Parameters
+    ----------
+    {sampling_strategy}
+
+    {random_state}
+
+    {k_neighbors}
+
+    Attributes
+    ----------
+    {sampling_strategy_}
+
+    nn_k_ : estimator object
+        The nearest-neighbours estimator last fitted.
+
+    {provenance_}
+
+    {n_features_in_}
+
+    See Also
+    --------
+    BorderlineSMOTE : Interpolate from the rows near the class border only.
+    ADASYN : Generate more rows where the class is hard to learn.
+    SMOTENC : SMOTE for mixed continuous and categorical features.
+
+    Notes
+    -----
+    The neighbours of each class are found with one ``kneighbors`` call on
+    that class only; a class with ``k_neighbors`` rows or fewer raises a
+    ``ValueError``. Sparse (CSR/CSC) input is supported and kept.
+
+    References
+    ----------
+    .. [1] N. V. Chawla, K. W. Bowyer, L. O. Hall, W. P. Kegelmeyer, "SMOTE:
+       synthetic minority over-sampling technique", Journal of Artificial
+       Intelligence Research 16, 321-357, 2002.
+
+    Examples
+    --------
+    >>> from collections import Counter
+    >>> from sklearn.datasets import make_classification
+    >>> from skreweight.over_sampling import SMOTE
+    >>> X, y = make_classification(n_samples=1000, weights=[0.9], random_state=0)
+    >>> X_res, y_res = SMOTE(random_state=0).fit_resample(X, y)
+    >>> sorted(Counter(y_res).items())
+    [(np.int64(0), 898), (np.int64(1), 898)]
+    >>> sampler = SMOTE(random_state=0)
+    >>> X_res, y_res = sampler.fit_resample(X, y)
+    >>> p = sampler.provenance_
+    >>> rebuilt = X[p.seed] + p.gap[:, None] * (X[p.partner] - X[p.seed])
+    >>> bool((rebuilt == X_res[len(X):]).all())
+    True
+    """
+
+    _parameter_constraints: dict = {
+        **BaseSMOTE._parameter_constraints,
+        "k_neighbors": _NEIGHBORS_CONSTRAINT,
+    }
+
+    def __init__(self, *, sampling_strategy="auto", random_state=None, k_neighbors=5):
+        super().__init__(sampling_strategy=sampling_strategy, random_state=random_state)
+        self.k_neighbors = k_neighbors
+
+    def _sample_class(self, X, y, class_label, n_samples, random_state):
+        class_idx = np.flatnonzero(y == class_label)
+        self.nn_k_, k = self._nn_k(class_idx.size, class_label)
+        X_class = X[class_idx]
+        nns = _class_neighbors(self.nn_k_, X_class, X_class, k)
+        rows, cols, steps = _smote_draws(random_state, class_idx.size, k, n_samples)
+        return {
+            "seed": class_idx[rows],
+            "partner": class_idx[nns[rows, cols]],
+            "gap": steps,
+        }

@@ -1,0 +1,225 @@
+"""Tests of the SMOTE variants and combinations of skreweight.over_sampling."""
+
+from collections import Counter
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_classification
+from sklearn.neighbors import NearestNeighbors
+
+import skreweight.over_sampling as ours
+
+
+def _s3(flip_y=0.01):
+    return make_classification(
+        n_samples=2000,
+        n_features=10,
+        n_informative=4,
+        n_redundant=2,
+        n_clusters_per_class=2,
+        weights=[0.95],
+        flip_y=flip_y,
+        class_sep=0.8,
+        random_state=42,
+    )
+
+
+def _small():
+    return make_classification(
+        n_samples=400,
+        n_features=5,
+        n_informative=3,
+        n_redundant=0,
+        weights=[0.85],
+        random_state=3,
+    )
+
+
+def _multi():
+    return make_classification(
+        n_samples=600,
+        n_features=5,
+        n_informative=3,
+        n_redundant=0,
+        n_classes=3,
+        n_clusters_per_class=1,
+        weights=[0.6, 0.25, 0.15],
+        random_state=1,
+    )
+
+
+INTERPOLATING = [
+    ("ProWSyn", {}),
+    ("LeeSMOTE", {}),
+    ("AssembledSMOTE", {}),
+    ("PolynomFitSMOTE", {"topology": "bus"}),
+    ("PolynomFitSMOTE", {"topology": "mesh"}),
+]
+ALL_VARIANTS = INTERPOLATING + [
+    ("PolynomFitSMOTE", {}),
+    ("PolynomFitSMOTE", {"topology": "poly"}),
+    ("SMOBD", {}),
+    ("GSMOTE", {}),
+    ("GSMOTE", {"method": "rbf"}),
+    ("CCR", {}),
+    ("LVQSMOTE", {}),
+]
+
+
+@pytest.mark.parametrize("name, params", ALL_VARIANTS)
+@pytest.mark.parametrize("load", [_small, _multi], ids=["binary", "multiclass"])
+def test_exact_counts_determinism_and_input_untouched(name, params, load):
+    X, y = load()
+    X0 = X.copy()
+    a = getattr(ours, name)(random_state=0, **params)
+    X_a, y_a = a.fit_resample(X, y)
+    X_b, _ = getattr(ours, name)(random_state=0, **params).fit_resample(X, y)
+    expected = Counter(y)
+    for label, n_new in a.sampling_strategy_.items():
+        expected[label] += n_new
+    assert Counter(y_a) == expected
+    np.testing.assert_array_equal(X_a[: X.shape[0]], X)
+    np.testing.assert_array_equal(X_a, X_b)
+    np.testing.assert_array_equal(X, X0)
+    assert np.all(np.isfinite(X_a))
+    assert len(a.provenance_.seed) == X_a.shape[0] - X.shape[0]
+
+
+@pytest.mark.parametrize("name, params", INTERPOLATING)
+def test_interpolating_variants_rebuild_from_provenance(name, params):
+    X, y = _multi()
+    sampler = getattr(ours, name)(random_state=0, **params)
+    X_res, y_res = sampler.fit_resample(X, y)
+    p = sampler.provenance_
+    new = X_res[X.shape[0] :]
+    rebuilt = X[p.seed] + p.gap[:, None] * (X[p.partner] - X[p.seed])
+    np.testing.assert_allclose(rebuilt, new, rtol=1e-12, atol=1e-12)
+    assert np.all((p.gap >= 0) & (p.gap < 1))
+    np.testing.assert_array_equal(y[p.seed], y_res[X.shape[0] :])
+    np.testing.assert_array_equal(y[p.partner], y_res[X.shape[0] :])
+
+
+@pytest.mark.parametrize("name", ["SMOBD", "GSMOTE"])
+def test_per_feature_gap_variants_rebuild(name):
+    X, y = _small()
+    sampler = getattr(ours, name)(random_state=0)
+    X_res, _ = sampler.fit_resample(X, y)
+    p = sampler.provenance_
+    rebuilt = X[p.seed] + p.gaps * (X[p.partner] - X[p.seed])
+    np.testing.assert_allclose(rebuilt, X_res[X.shape[0] :], rtol=1e-12, atol=1e-12)
+    assert np.all(np.isnan(p.gap))
+
+
+def test_star_lands_at_fractions_of_the_centroid():
+    X = np.array([[0.0, 0.0], [3.0, 0.0], [0.0, 3.0]] + [[9.0, 9.0]] * 9)
+    X[3:] += np.arange(9)[:, None] * 0.1
+    y = np.array([1, 1, 1] + [0] * 9)
+    sampler = ours.PolynomFitSMOTE(random_state=0)
+    X_res, _ = sampler.fit_resample(X, y)  # 6 rows: K = 2 per class row
+    p = sampler.provenance_
+    assert sorted(p.gap.tolist()) == [1 / 3] * 3 + [2 / 3] * 3
+    centroid = sampler.centroids_[1]
+    rebuilt = X[p.seed] + p.gap[:, None] * (centroid - X[p.seed])
+    np.testing.assert_allclose(X_res[12:], rebuilt)
+
+
+def test_prowsyn_first_level_is_union_of_majority_neighbourhoods():
+    X, y = _small()
+    sampler = ours.ProWSyn(random_state=0, k_neighbors=3)
+    sampler.fit_resample(X, y)
+    idx = np.flatnonzero(y == 1)
+    nn = NearestNeighbors(n_neighbors=3).fit(X[idx])
+    first = np.unique(nn.kneighbors(X[y == 0], return_distance=False))
+    np.testing.assert_array_equal(np.flatnonzero(sampler.levels_[1] == 1), first)
+
+
+def test_lee_rejects_some_candidates_on_s3():
+    X, y = _s3()
+    sampler = ours.LeeSMOTE(random_state=0)
+    _, y_res = sampler.fit_resample(X, y)
+    assert sampler.acceptance_rate_[1] < 1
+    assert Counter(y_res)[1] == Counter(y)[0]
+    # accepted rows have fewer than half of their neighbours in the other class
+    X_new = sampler.fit_resample(X, y)[0][X.shape[0] :]
+    nn = NearestNeighbors(n_neighbors=5).fit(X)
+    share = np.mean(y[nn.kneighbors(X_new, return_distance=False)] != 1, axis=1)
+    assert np.all(share < sampler.final_rejection_level_[1])
+
+
+def test_smote_ipf_removes_rows_and_keeps_order():
+    X, y = _s3(flip_y=0.05)
+    sampler = ours.SMOTEIPF(random_state=0)
+    X_res, y_res = sampler.fit_resample(X, y)
+    n_smote = X.shape[0] + sampler.smote_.sampling_strategy_[1]
+    assert X_res.shape[0] < n_smote
+    kept = sampler.sample_indices_
+    assert np.all(np.diff(kept) > 0)
+    np.testing.assert_array_equal(X_res[: kept.size], X[kept])
+    p = sampler.provenance_
+    rebuilt = X[p.seed] + p.gap[:, None] * (X[p.partner] - X[p.seed])
+    np.testing.assert_allclose(X_res[kept.size :], rebuilt, rtol=1e-12, atol=1e-12)
+
+
+def test_smobd_yields_requested_rows_on_standardised_data():
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = make_classification(
+        n_samples=2000,
+        n_features=10,
+        n_informative=5,
+        n_redundant=2,
+        n_clusters_per_class=2,
+        weights=[0.9],
+        flip_y=0.01,
+        random_state=0,
+    )
+    X = StandardScaler().fit_transform(X)
+    sampler = ours.SMOBD(random_state=0)
+    _, y_res = sampler.fit_resample(X, y)
+    assert Counter(y_res)[1] == Counter(y)[0]
+
+
+def test_ccr_sphere_and_translation():
+    X, y = _small()
+    sampler = ours.CCR(random_state=0, energy=0.5)
+    X_res, _ = sampler.fit_resample(X, y)
+    p = sampler.provenance_
+    l1 = np.abs(X_res[X.shape[0] :] - X[p.seed]).sum(axis=1)
+    assert np.all(l1 <= p.radius + 1e-12)
+    moved = ours.CCR(random_state=0, energy=20.0, translate_majority=True)
+    X_moved, _ = moved.fit_resample(X, y)
+    assert np.any(moved.translations_[y == 0] != 0)
+    assert np.all(moved.translations_[y == 1] == 0)
+    np.testing.assert_allclose(X_moved[: X.shape[0]], X + moved.translations_)
+
+
+def test_lvq_rebuilds_from_codebooks():
+    X, y = _small()
+    sampler = ours.LVQSMOTE(random_state=0)
+    X_res, _ = sampler.fit_resample(X, y)
+    p = sampler.provenance_
+    cb = sampler.codebooks_[1]
+    rebuilt = cb[p.codebook_a] + X[p.neighbour] - cb[p.codebook_m]
+    np.testing.assert_allclose(X_res[X.shape[0] :], rebuilt)
+    assert np.all(p.codebook_a != p.codebook_m)
+
+
+@pytest.mark.parametrize("name", ["SMOTETomek", "SMOTEENN"])
+def test_combinations_match_imblearn_rows(name):
+    import imblearn.combine
+
+    X, y = _s3()
+    X_a, y_a = getattr(ours, name)(random_state=0).fit_resample(X, y)
+    X_b, y_b = getattr(imblearn.combine, name)(random_state=0).fit_resample(X, y)
+    assert Counter(y_a) == Counter(y_b)
+    rows_a = {tuple(r) for r in np.round(X_a, 9)}
+    rows_b = {tuple(r) for r in np.round(X_b, 9)}
+    assert rows_a == rows_b
+
+
+@pytest.mark.parametrize("name", ["ProWSyn", "CCR", "LVQSMOTE", "AssembledSMOTE"])
+def test_bad_parameters_and_nan(name):
+    X, y = _small()
+    X[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        getattr(ours, name)().fit_resample(X, y)
