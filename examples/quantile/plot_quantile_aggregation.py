@@ -1,7 +1,7 @@
 """
-=====================================================
+======================================================
 Aggregating and calibrating quantile regression models
-=====================================================
+======================================================
 
 Three quantile models are fitted on a heteroscedastic problem: deep and shallow
 gradient boosting and a spline quantile regression. Fitted one

@@ -81,7 +81,7 @@ class TorchNearestNeighbors(BaseEstimator):
     n_features_in_ : int
         Number of features seen during ``fit``.
 
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during ``fit``, when ``X`` has string column
         names.
 
@@ -268,7 +268,7 @@ class TorchNearestNeighbors(BaseEstimator):
 
         Returns
         -------
-        graph : sparse matrix of shape (n_queries, n_samples_fit_)
+        graph : sparse matrix of shape (n_queries, `n_samples_fit_`)
             CSR matrix with ``n_neighbors`` entries per row.
         """
         if mode not in ("connectivity", "distance"):
