@@ -259,3 +259,16 @@ def test_5x2cv_and_bayes_tests(tmp_path, capsys):
     assert total == pytest.approx(1.0)
     assert main([*common, "--baseline", "nope"]) == 2
     assert "--baseline 'nope'" in capsys.readouterr().err
+
+
+def test_every_registered_strategy_runs():
+    from skreweight.cli._strategies import STRATEGIES
+
+    X, y = make_imbalanced_classification(
+        n_samples=240, n_features=5, n_informative=3, imbalance_ratio=5, random_state=0
+    )
+    names = sorted(STRATEGIES)
+    rows = run_benchmark(X, y, strategies=names, cv=2, repeats=1, seed=0)
+    assert sorted({row["strategy"] for row in rows}) == names
+    for row in rows:
+        assert 0.5 <= row["roc_auc"] <= 1.0, row

@@ -53,6 +53,44 @@ def _importance_resampler(seed):
     return ImportanceResampler(ClassWeights(), random_state=seed)
 
 
+class _OverSampler:
+    """Factory of a ``skreweight.over_sampling`` sampler, seeded per run."""
+
+    def __init__(self, class_name, **params):
+        self.class_name = class_name
+        self.params = params
+
+    def __call__(self, seed):
+        from skreweight import over_sampling
+
+        sampler_class = getattr(over_sampling, self.class_name)
+        return sampler_class(random_state=seed, **self.params)
+
+
+# CLI name -> (class name in skreweight.over_sampling, extra parameters).
+# SMOTENC and SMOTEN need categorical features, which the CSV reader does not
+# produce, so they are not offered here.
+_OVER_SAMPLERS = {
+    "smote": ("SMOTE", {}),
+    "adasyn": ("ADASYN", {}),
+    "borderline": ("BorderlineSMOTE", {"kind": "borderline-1"}),
+    "borderline2": ("BorderlineSMOTE", {"kind": "borderline-2"}),
+    "svmsmote": ("SVMSMOTE", {}),
+    # The default balance threshold often finds no cluster on small data.
+    "kmeans_smote": ("KMeansSMOTE", {"cluster_balance_threshold": 0.0}),
+    "polynom_fit": ("PolynomFitSMOTE", {}),
+    "prowsyn": ("ProWSyn", {}),
+    "smote_ipf": ("SMOTEIPF", {}),
+    "lee": ("LeeSMOTE", {}),
+    "smobd": ("SMOBD", {}),
+    "gsmote": ("GSMOTE", {}),
+    "ccr": ("CCR", {}),
+    "lvq_smote": ("LVQSMOTE", {}),
+    "assembled_smote": ("AssembledSMOTE", {}),
+    "smote_tomek": ("SMOTETomek", {}),
+    "smote_enn": ("SMOTEENN", {}),
+}
+
 STRATEGIES = {
     "none": Strategy("none", "the classifier alone"),
     "class_weights": Strategy(
@@ -70,6 +108,17 @@ STRATEGIES = {
         "sampler", "ImportanceResampler(ClassWeights())", _importance_resampler
     ),
 }
+STRATEGIES.update(
+    (
+        name,
+        Strategy(
+            "sampler",
+            f"skreweight {cls}" + "".join(f" {k}={v!r}" for k, v in params.items()),
+            _OverSampler(cls, **params),
+        ),
+    )
+    for name, (cls, params) in _OVER_SAMPLERS.items()
+)
 
 DEFAULT_STRATEGIES = [
     "none",
