@@ -179,6 +179,7 @@ def bench_kang_schafer(n_seeds):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    from skreweight.datasets import make_kang_schafer
     from skreweight.weighting import (
         EntropyBalancing,
         KernelBalancing,
@@ -186,7 +187,6 @@ def bench_kang_schafer(n_seeds):
         PropensityWeights,
         dr_estimate,
     )
-    from skreweight.weighting._simulations import make_kang_schafer
 
     print(f"\n== Kang-Schafer, n=1000, seeds 0-{n_seeds - 1} (misspecified X) ==")
     methods = {
@@ -242,13 +242,13 @@ def bench_kang_schafer(n_seeds):
 def bench_mnar(n_seeds):
     from sklearn.linear_model import Ridge
 
+    from skreweight.datasets import make_mnar_ratings
     from skreweight.weighting import (
         EntropyBalancing,
         KernelBalancing,
         PropensityWeights,
         dr_estimate,
     )
-    from skreweight.weighting._simulations import make_mnar_ratings
 
     print(
         f"\n== MNAR ratings 200x150, mnar_strength=0.5, seeds 0-{n_seeds - 1}: "

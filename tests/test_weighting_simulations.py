@@ -13,13 +13,13 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from skreweight.datasets import make_kang_schafer, make_mnar_ratings
 from skreweight.weighting import (
     EntropyBalancing,
     KernelBalancing,
     PropensityWeights,
     dr_estimate,
 )
-from skreweight.weighting._simulations import make_kang_schafer, make_mnar_ratings
 
 
 def _rmse(errors):

@@ -21,6 +21,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from skreweight.datasets import make_kang_schafer
 from skreweight.weighting import (
     EntropyBalancing,
     KernelBalancing,
@@ -29,7 +30,6 @@ from skreweight.weighting import (
     dr_estimate,
     love_plot,
 )
-from skreweight.weighting._simulations import make_kang_schafer
 
 
 def make_methods(seed):

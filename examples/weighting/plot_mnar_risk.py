@@ -26,8 +26,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.linear_model import Ridge
 
+from skreweight.datasets import make_mnar_ratings
 from skreweight.weighting import KernelBalancing, PropensityWeights, dr_estimate
-from skreweight.weighting._simulations import make_mnar_ratings
 
 X, ratings, o, p_true, _ = make_mnar_ratings(
     n_users=150, n_items=100, obs_rate=0.05, random_state=0
