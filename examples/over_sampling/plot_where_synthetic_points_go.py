@@ -1,7 +1,7 @@
 """
-===============================================
+================================================
 Where each SMOTE variant puts its synthetic rows
-===============================================
+================================================
 
 Every sampler of :mod:`skreweight.over_sampling` makes the minority class as
 large as the majority, but they disagree on *where* the new rows go. On a
