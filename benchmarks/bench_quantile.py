@@ -7,10 +7,13 @@ Times, in the same run:
    (predictions must be identical);
 2. ``QuantileAggregator`` (3 bases, 99 levels): the weight solve (global and
    per-quantile LPs) relative to one fit of the base models (goal <= 0.25x),
-   and the whole cross-fitted ``fit``;
+   and the whole cross-fitted ``fit``; the ``weighting="local"`` gate (torch,
+   CPU, one thread, default ``local_params``) trained on the same predictions
+   (skipped when torch is not installed);
 3. ``ConformalQuantileRegressor`` (split): calibration overhead relative to
    fitting the model (goal <= 0.05x);
-4. held-out WIS of the aggregate against the best base on 5 problems.
+4. held-out WIS of the aggregate against the best base on 5 problems (with a
+   ``"local"`` column when torch is installed).
 
 With ``--quick`` the LP is timed on the in-sample predictions of the bases
 fitted once (same shape and size as the out-of-fold predictions) instead of a
@@ -27,6 +30,7 @@ Usage::
 
 import argparse
 import copy
+import importlib.util
 import time
 
 import numpy as np
@@ -44,6 +48,14 @@ from skreweight.quantile import (
     interval_coverage,
     weighted_interval_score,
 )
+from skreweight.quantile._local import (
+    check_local_params,
+    fit_local_gate,
+    gate_features,
+)
+
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+LOCAL = {"num_threads": 1}
 
 
 def make_data(n, d=20, seed=0):
@@ -151,6 +163,23 @@ def bench_aggregator(n, max_iter, full_fit, rows):
             "<= 0.25",
             f"weights at median: {_mid(w, m)}",
         )
+    if HAS_TORCH:
+        params = check_local_params(LOCAL)
+        gate, w_gate, c_gate = timed(
+            lambda: fit_local_gate(gate_features(X), oof, y, levels, None, params, 0)
+        )
+        emit(
+            rows,
+            f"QuantileAggregator 'local' gate (torch CPU), 3 bases, {m} lv, n={n}",
+            f"{w_gate:.2f} / {c_gate:.2f}",
+            f"bases fit once: {w_base:.2f} / {c_base:.2f}",
+            f"{c_gate / c_base:.3f}",
+            "(info)",
+            f"{gate.n_iter_} epochs; mean weights at median: "
+            f"{_mid(gate.predict_weights(X).mean(axis=0), m)}",
+        )
+    else:
+        emit(rows, "QuantileAggregator 'local' gate", "skipped: torch not installed")
     if full_fit:
         emit(
             rows,
@@ -216,11 +245,21 @@ def problems(n):
     yield "diabetes (sklearn)", X, (y - y.mean()) / y.std()
 
 
-def _variant(agg, weighting, y):
+def _variant(agg, weighting, y, X=None):
     """The aggregator refitted with another weighting on the same OOF/bases."""
     other = copy.copy(agg)
     other.weighting = weighting
-    if weighting in ("average", "median"):
+    if weighting == "local":
+        other.weight_gate_ = fit_local_gate(
+            gate_features(X),
+            agg.oof_predictions_,
+            y,
+            agg.quantiles_,
+            None,
+            check_local_params(LOCAL),
+            0,
+        )
+    elif weighting in ("average", "median"):
         other.weights_ = np.full(3, 1 / 3) if weighting == "average" else None
         other.intercept_ = np.zeros(agg.quantiles_.size)
     else:
@@ -233,7 +272,7 @@ def _variant(agg, weighting, y):
 def bench_quality(n):
     levels = np.round(np.arange(1, 10) / 10, 10)
     lines = []
-    wins = 0
+    wins = wins_local = 0
     for name, X, y in problems(n):
         X_tr, X_te, y_tr, y_te = train_test_split(X, y, random_state=0)
         bases = [
@@ -250,8 +289,13 @@ def bench_quality(n):
         res = {"quantile": -agg.score(X_te, y_te)}
         for weighting in ("global", "average", "median", "qra"):
             res[weighting] = -_variant(agg, weighting, y_tr).score(X_te, y_te)
+        res["local"] = np.nan
+        if HAS_TORCH:
+            local = _variant(agg, "local", y_tr, X_tr)
+            res["local"] = -local.score(X_te, y_te)
         best = min(base_wis)
         wins += res["quantile"] <= best
+        wins_local += res["local"] <= best
         cross = crossing_rate(base_pred[:, 0])[0]
         lines.append(
             f"{name:<27}"
@@ -259,7 +303,7 @@ def bench_quality(n):
             + " "
             + " ".join(
                 f"{res[k] / best:7.3f}"
-                for k in ("average", "median", "qra", "global", "quantile")
+                for k in ("average", "median", "qra", "global", "quantile", "local")
             )
             + f"  {best:8.3f}  {cross:.3f}"
         )
@@ -269,10 +313,13 @@ def bench_quality(n):
     )
     print(
         f"{'problem':<27}{'hgb':>7} {'hgb_sh':>7} {'linear':>7} {'average':>7} "
-        f"{'median':>7} {'qra':>7} {'global':>7} {'quant.':>7}  best WIS  hgb cross"
+        f"{'median':>7} {'qra':>7} {'global':>7} {'quant.':>7} {'local':>7}"
+        "  best WIS  hgb cross"
     )
     print("\n".join(lines))
     print(f"aggregate ('quantile') <= best base on {wins} of 5 problems (goal: >= 4)")
+    if HAS_TORCH:
+        print(f"aggregate ('local') <= best base on {wins_local} of 5 problems")
 
 
 def main():

@@ -408,7 +408,7 @@ def test_aggregator_weights_and_oof_objective(weighting):
         assert np.all(agg.weights_[0] >= 0.89)
 
 
-def test_aggregator_baselines_and_local():
+def test_aggregator_baselines():
     P, y = _oracle_problem()
     X = np.arange(2000)[:, None]
     bases = [Precomputed(P[:, j]) for j in range(3)]
@@ -417,8 +417,7 @@ def test_aggregator_baselines_and_local():
     assert avg.oof_predictions_ is None
     med = QuantileAggregator(bases, Q19, weighting="median", monotonic=None)
     assert_allclose(med.fit(X, y).predict(X), np.median(P, axis=1))
-    with pytest.raises(NotImplementedError, match="torch"):
-        QuantileAggregator(bases, Q19, weighting="local").fit(X, y)
+    # weighting="local" (torch) is tested in test_quantile_local.py.
 
 
 def test_aggregator_sample_weight_routed_and_errors():

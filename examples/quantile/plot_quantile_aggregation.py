@@ -94,6 +94,30 @@ print("weights (rows: models, columns: levels):")
 print(np.round(agg.weights_, 2))
 
 # %%
+# Local (feature-dependent) weights
+# ---------------------------------
+# ``weighting="local"`` lets the weights depend on ``x``: a small neural
+# network, trained with Adam on the same out-of-fold predictions, outputs a
+# softmax over the models at each level (deep quantile aggregation). It needs
+# PyTorch (``pip install "skreweight[torch]"``), so this cell is skipped
+# without it. ``weights_`` holds the weights averaged over the training rows;
+# ``weight_gate_.predict_weights`` gives them at any ``x``.
+import importlib.util
+
+if importlib.util.find_spec("torch") is not None:
+    local = QuantileAggregator(
+        list(bases.items()),
+        levels,
+        weighting="local",
+        local_params={"num_threads": 1},
+        random_state=0,
+    ).fit(X_train, y_train)
+    print(f"local aggregate:      test WIS {-local.score(X_test, y_test):.3f}")
+    w_median = local.weight_gate_.predict_weights([[1.0], [5.0], [9.0]])[:, :, 4]
+    print("median-level weights at x = 1, 5, 9 (columns: models):")
+    print(np.round(w_median, 2))
+
+# %%
 # Conformal calibration of the 80% and 95% bands
 # ----------------------------------------------
 # The aggregate is frozen, so all rows of the separate calibration set

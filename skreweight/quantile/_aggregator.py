@@ -19,6 +19,13 @@ from skreweight.quantile._base import (
     is_multi_quantile,
 )
 from skreweight.quantile._common import check_quantiles
+from skreweight.quantile._local import (
+    check_device,
+    check_local_params,
+    fit_local_gate,
+    gate_features,
+    import_torch,
+)
 from skreweight.quantile._lp import solve_simplex_pinball
 from skreweight.quantile._monotonize import _monotonize
 from skreweight.quantile._multi import MultiQuantileRegressor
@@ -32,7 +39,7 @@ from skreweight.utils._sklearn_fixes import (
 
 __all__ = ["QuantileAggregator"]
 
-_TRAINED = ("global", "quantile", "fine", "qra")
+_TRAINED = ("global", "quantile", "fine", "qra", "local")
 
 
 def _prepare_base(estimator, quantiles):
@@ -101,9 +108,12 @@ class QuantileAggregator(QuantileRegressorMixin, BaseEstimator):
           predictions at all levels (``p * m * m`` weights, one LP per
           level); flexible but prone to overfit, validate it against
           ``"quantile"``;
-        - ``"local"``: feature-dependent weights (deep quantile aggregation);
-          needs the torch backend, not available yet: raises
-          ``NotImplementedError``;
+        - ``"local"``: feature-dependent weights (deep quantile aggregation,
+          DQA): at each level a softmax over the bases of the output of a
+          small neural network of ``x``, trained with Adam on the
+          out-of-fold predictions to minimise the pinball loss plus a
+          crossing penalty (see ``local_params``). Needs PyTorch
+          (``pip install "skreweight[torch]"``), imported only here;
         - ``"average"``: level-wise mean of the bases (Vincentization), no
           training;
         - ``"median"``: level-wise median of the bases, no training;
@@ -119,6 +129,31 @@ class QuantileAggregator(QuantileRegressorMixin, BaseEstimator):
     monotonic : {"sort", "isotonic"} or None, default="sort"
         Crossing repair applied to the aggregate (see :func:`monotonize`).
 
+    local_params : dict, default=None
+        Settings of ``weighting="local"`` (ignored otherwise); missing keys
+        take their defaults:
+
+        - ``"resolution"`` (``"quantile"``): ``"quantile"`` weighs the ``p``
+          bases at the same level (a softmax over ``p`` per level);
+          ``"fine"`` weighs all ``p * m`` base predictions (a softmax over
+          ``p * m`` per level, initialised near the same level), the DQA of
+          Fakoor et al.;
+        - ``"hidden_layer_sizes"`` (``(64, 64)``), ``"dropout"`` (``0.0``):
+          the ELU network on standardised features;
+        - ``"learning_rate"`` (``3e-3``), ``"weight_decay"`` (``1e-7``),
+          ``"max_epochs"`` (``100``), ``"batch_size"`` (``None``:
+          ``2 ** (3 + floor(log10(n)))``): Adam (amsgrad) settings;
+        - ``"early_stopping"`` (``True``), ``"validation_fraction"``
+          (``0.1``), ``"n_iter_no_change"`` (``10``): stop when the loss on
+          held-out rows has not improved for that many epochs and keep the
+          best epoch's network (with 50 rows or more);
+        - ``"crossing_penalty"`` (``1.0``), ``"crossing_margin"``
+          (``1e-3``): weight ``c`` and margin ``delta`` (standardised ``y``)
+          of the penalty ``c * mean((q_k - q_l + delta * (l - k))_+)`` over
+          the pairs of level indices ``k < l``; ``0`` disables it;
+        - ``"device"`` (``"cpu"``): ``"cpu"``, ``"cuda"``, ``"auto"`` or a
+          torch device; ``"num_threads"`` (``None``): CPU threads.
+
     max_lp_rows : int, default=2_000_000
         Largest number of (row, level) pairs in one linear program. Above it
         ``"global"`` (``n * m`` pairs) and the per-level programs
@@ -131,7 +166,10 @@ class QuantileAggregator(QuantileRegressorMixin, BaseEstimator):
         context.
 
     random_state : int, RandomState instance or None, default=None
-        Seeds the folds (int ``cv``) and the LP row subsample.
+        Seeds the folds (int ``cv``), the LP row subsample and, for
+        ``"local"``, the network's initialisation, validation split and
+        batches (a CPU fit is then reproducible; torch's global random state
+        is left untouched).
 
     Attributes
     ----------
@@ -151,6 +189,18 @@ class QuantileAggregator(QuantileRegressorMixin, BaseEstimator):
         (regression coefficients there); ``(n_estimators * n_quantiles,
         n_quantiles)`` for ``"fine"``, where row ``j * n_quantiles + k`` is
         base ``j`` at level ``quantiles_[k]``; ``None`` for ``"median"``.
+        For ``"local"`` the weights depend on ``x``: ``weights_`` holds their
+        mean over the (positively weighted) training rows, shaped like
+        ``"quantile"`` (``resolution="quantile"``) or ``"fine"``; the
+        per-row weights come from ``weight_gate_``.
+
+    weight_gate_ : object or None
+        For ``"local"``, the fitted gate: ``weight_gate_.predict_weights(X)``
+        returns the per-row weights, of shape ``(n_samples, n_estimators,
+        n_quantiles)`` (``resolution="quantile"``) or ``(n_samples,
+        n_estimators * n_quantiles, n_quantiles)`` (``"fine"``), each column
+        a probability vector; it also records ``n_iter_``, ``loss_curve_``
+        and ``validation_scores_``. ``None`` for the other weightings.
 
     intercept_ : ndarray of shape (n_quantiles,)
         Intercepts of ``"qra"``; zeros otherwise.
@@ -180,7 +230,15 @@ class QuantileAggregator(QuantileRegressorMixin, BaseEstimator):
 
     ``sample_weight`` enters the weight objective and is passed to every base
     fit (a base that does not accept it raises). Because the folds split rows,
-    integer weights are not exactly equivalent to repeated rows.
+    integer weights are not exactly equivalent to repeated rows. For
+    ``"local"`` the weights scale each row's loss in the mini-batch objective;
+    rows with zero weight are dropped before training.
+
+    ``"local"`` is fitted by stochastic optimisation of a non-convex
+    objective: its weights are reproducible under ``random_state`` on a CPU
+    but not a global optimum. It needs more rows than the linear programs
+    (a few hundred at least) and pays off when the best base changes across
+    the feature space.
 
     The LP for ``"global"`` has ``n * m`` rows; its dual has ``p + 1``
     constraints, so HiGHS solves it in a fraction of a base model's fit.
@@ -231,6 +289,7 @@ class QuantileAggregator(QuantileRegressorMixin, BaseEstimator):
         ],
         "cv": ["cv_object"],
         "monotonic": [StrOptions({"sort", "isotonic"}), None],
+        "local_params": [dict, None],
         "max_lp_rows": [Interval(Integral, 1, None, closed="left")],
         "n_jobs": [None, Integral],
         "random_state": ["random_state"],
@@ -244,6 +303,7 @@ class QuantileAggregator(QuantileRegressorMixin, BaseEstimator):
         cv=5,
         monotonic="sort",
         *,
+        local_params=None,
         max_lp_rows=2_000_000,
         n_jobs=None,
         random_state=None,
@@ -253,6 +313,7 @@ class QuantileAggregator(QuantileRegressorMixin, BaseEstimator):
         self.weighting = weighting
         self.cv = cv
         self.monotonic = monotonic
+        self.local_params = local_params
         self.max_lp_rows = max_lp_rows
         self.n_jobs = n_jobs
         self.random_state = random_state
@@ -304,15 +365,15 @@ class QuantileAggregator(QuantileRegressorMixin, BaseEstimator):
         self : object
             The fitted aggregator.
         """
+        local_params = None
         if self.weighting == "local":
-            raise NotImplementedError(
-                "weighting='local' (feature-dependent weights, deep quantile "
-                "aggregation) needs the torch backend, which is not implemented "
-                "yet (planned with skreweight[torch]). Use weighting='quantile', "
-                "'global' or 'fine'."
-            )
+            local_params = check_local_params(self.local_params)
+            import_torch()  # fail before any base is fitted
+            check_device(local_params["device"])
         quantiles = check_quantiles(self.quantiles)
         X, y = self._validate_X_y(X, y)
+        if local_params is not None:
+            X_gate = gate_features(X)  # numeric and finite, before any base fit
         n_samples, n_quantiles = y.shape[0], quantiles.size
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, y)
@@ -342,6 +403,7 @@ class QuantileAggregator(QuantileRegressorMixin, BaseEstimator):
         )
         self.quantiles_ = quantiles
         self.intercept_ = np.zeros(n_quantiles)
+        self.weight_gate_ = None
 
         if not trained:
             self.oof_predictions_ = None
@@ -363,6 +425,19 @@ class QuantileAggregator(QuantileRegressorMixin, BaseEstimator):
                 "out-of-fold predictions for all rows; use a KFold-like splitter."
             )
         self.oof_predictions_ = oof
+        if local_params is not None:
+            self.weight_gate_ = fit_local_gate(
+                X_gate,
+                oof,
+                y,
+                quantiles,
+                sample_weight,
+                local_params,
+                self.random_state,
+            )
+            rows = slice(None) if sample_weight is None else sample_weight > 0
+            self.weights_ = self.weight_gate_.predict_weights(X_gate[rows]).mean(axis=0)
+            return self
         self.weights_, self.intercept_ = self._solve_weights(
             oof, y, quantiles, sample_weight
         )
@@ -416,8 +491,10 @@ class QuantileAggregator(QuantileRegressorMixin, BaseEstimator):
         )
         return np.column_stack([w for w, _ in fits]), intercept
 
-    def _combine(self, stacked):
+    def _combine(self, stacked, X=None):
         """Aggregate base predictions of shape (n, p, m) into (n, m)."""
+        if self.weighting == "local":
+            return self.weight_gate_.combine(X, stacked)
         if self.weighting == "median":
             return np.median(stacked, axis=1)
         if self.weighting in ("global", "average"):
@@ -459,10 +536,23 @@ class QuantileAggregator(QuantileRegressorMixin, BaseEstimator):
             non-decreasing unless ``monotonic=None``.
         """
         check_is_fitted(self)
-        return _monotonize(self._combine(self.predict_bases(X)), self.monotonic)
+        if self.weighting != "local":
+            return _monotonize(self._combine(self.predict_bases(X)), self.monotonic)
+        X = self._check_predict_X(X)
+        return _monotonize(self._combine(self.predict_bases(X), X), self.monotonic)
 
     def _inner_estimators(self):
         return [est for _, est in self._named_bases()]
 
     def _expected_failed_checks(self):
-        return expected_failed_checks(cross_fitted=True)
+        failed = expected_failed_checks(cross_fitted=True)
+        if self.weighting == "local":
+            reason = (
+                "cross-fitting splits repeated rows across folds, and the local "
+                "gate is trained by SGD on shuffled mini-batches, so integer "
+                "weights differ from repeated rows."
+            )
+            for check in failed:
+                if check.startswith("check_sample_weight_equivalence"):
+                    failed[check] = reason
+        return failed

@@ -35,6 +35,8 @@ def _init_params():
     # A short path keeps the many checks fast; every fit is still weighted.
     params["PRESTOCV"] = [{"alphas": 4, "cv": 3}]
     # --- quantile ---
+    import importlib.util
+
     from sklearn.linear_model import QuantileRegressor
 
     from skreweight.quantile import MultiQuantileRegressor
@@ -60,6 +62,23 @@ def _init_params():
             "coverage": 0.5,
         },
     ]
+    if importlib.util.find_spec("torch") is not None:
+        params["QuantileAggregator"].append(
+            {
+                "estimators": [
+                    ("linear", _linear_qr),
+                    ("ridge", QuantileRegressor(alpha=0.1, solver="highs")),
+                ],
+                "quantiles": [0.1, 0.5, 0.9],
+                "weighting": "local",
+                "cv": 3,
+                "local_params": {
+                    "hidden_layer_sizes": (8,),
+                    "max_epochs": 5,
+                    "num_threads": 1,
+                },
+            }
+        )
     # --- model_selection ---
     # --- torch ---
     # Plain values only (no torch import here): small, fast, CPU networks.
