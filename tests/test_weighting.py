@@ -189,6 +189,66 @@ def test_entropy_balancing_large_n_smoke():
     assert eb.converged_
 
 
+def _dual_problem(n=3000, r=80, seed=0):
+    rng = np.random.default_rng(seed)
+    C = rng.normal(size=(n, r)) + 0.3 * rng.normal(size=(n, 1))
+    C -= 0.1 * rng.normal(size=r)  # target means inside the hull
+    q = rng.uniform(0.5, 2.0, size=n)
+    alpha = np.where(np.arange(r) < 10, 0.0, 1e-3)
+    return C, q, alpha
+
+
+def test_entropy_dual_newton_large_matches_dense_newton(monkeypatch):
+    """The many-feature Newton path (warm start, sub-sampled Hessian) reaches
+    the same optimum as plain dense Newton, to the optimality tolerance."""
+    from skreweight.weighting import _dual
+
+    C, q, alpha = _dual_problem()
+    log_q = np.log(q / q.sum())
+    ref = _dual._newton(C, log_q, alpha, np.zeros(C.shape[1]), 1e-6, 200)
+    assert ref.converged
+    # Force both the subsample warm start and the sub-sampled Hessian.
+    monkeypatch.setattr(_dual, "_WARM_START_ROWS", 1000)
+    monkeypatch.setattr(_dual, "_HESSIAN_ROWS", 1500)
+    monkeypatch.setattr(_dual, "_HESSIAN_BLOCK", 257)
+    res = _dual.solve_entropy_dual(C, q, alpha=alpha, tol=1e-6, fallback=False)
+    assert res.converged and res.n_iter < 50
+    grad = C.T @ res.p + alpha * res.lam
+    assert np.max(np.abs(grad)) <= 1e-6
+    assert_allclose(res.lam, ref.lam, atol=1e-5)
+    assert_allclose(res.p, ref.p, rtol=1e-5)
+    # Deterministic: the subsamples are seeded.
+    again = _dual.solve_entropy_dual(C, q, alpha=alpha, tol=1e-6, fallback=False)
+    assert_allclose(again.lam, res.lam, rtol=0, atol=0)
+
+
+def test_entropy_dual_blocked_hessian():
+    from skreweight.weighting import _dual
+
+    C, q, alpha = _dual_problem(n=500, r=60)
+    p = q / q.sum()
+    mean = C.T @ p
+    dense = (C * p[:, None]).T @ C - np.outer(mean, mean) + np.diag(alpha)
+    blocked = _dual._hessian(C, p, mean, alpha)
+    assert_allclose(blocked, dense, rtol=0, atol=1e-5 * np.abs(dense).max())
+
+
+def test_entropy_balancing_blocked_features_equal(monkeypatch):
+    """Building the balance features in row blocks changes nothing."""
+    from skreweight.weighting import _entropy
+
+    X, t = _data(n=400)
+    params = {"features": "nystroem", "n_components": 60, "random_state": 0}
+    w_one = EntropyBalancing(**params).fit_reweight(X, t)
+    monkeypatch.setattr(_entropy, "_FEATURE_BLOCK", 37)
+    eb = EntropyBalancing(**params).fit(X, t)
+    assert_allclose(eb.weights_, w_one, rtol=1e-8)
+    target = X[t == 1].mean(axis=0)
+    got = np.average(X[t == 0], axis=0, weights=eb.weights_[t == 0])
+    assert_allclose(got, target, atol=1e-8)
+    assert_allclose(eb.compute_weights(X, t) * 1.0, eb.weights_, rtol=1e-8)
+
+
 # --------------------------------------------------------------------------
 # KernelMeanMatching
 

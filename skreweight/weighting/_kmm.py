@@ -533,6 +533,7 @@ class KernelMeanMatching(_BalancingReweighter):
 
         weights = s.copy()
         self.converged_, self.n_iter_, self.imbalance_ = True, 0, 0.0
+        self._qp_imbalance = -np.inf
         self.effective_sample_size_ = {}
         solvers = set()
         for group, source, target in group_problems(t, self.estimand):
@@ -615,11 +616,16 @@ class KernelMeanMatching(_BalancingReweighter):
                 f"KernelMeanMatching: the {solver} solver returned non-finite "
                 "weights. Try another solver or a positive ridge."
             )
+        if operator is None:
+            operator = _KernelOperator(kfun=kfun, Z=Zg)
+        # The QP's own objective (squared MMD of the unnormalised weights in
+        # the box): what the solvers minimise, to compare solvers by.
+        u_box = np.clip(u, 0.0, upper)
+        qp = u_box @ operator.exact_matvec(u_box) - 2 * kappa @ u_box + target_term
+        self._qp_imbalance = max(self._qp_imbalance, float(qp))
         # Solvers may overshoot the box by round-off: clip and renormalise.
         w = cap_and_normalize(np.maximum(u, 0.0) * total, self.max_weight * sg, total)
         u = w / total
-        if operator is None:
-            operator = _KernelOperator(kfun=kfun, Z=Zg)
         mmd2 = float(u @ operator.exact_matvec(u) - 2 * kappa @ u + target_term)
         self.imbalance_ = max(self.imbalance_, max(mmd2, 0.0))
         self.converged_ = self.converged_ and bool(converged)
