@@ -166,15 +166,20 @@ def speed(n, with_cv):
         )
     )
     if with_cv:
-        cv, wall, cpu = _timed(lambda: PRESTOCV(alphas=20, cv=5, n_jobs=2).fit(X, y))
-        rows.append(
-            (
-                "PRESTOCV 20 alphas x 5 folds, n_jobs=2",
-                wall,
-                cpu,
-                np.abs(cv.coef_ - beta).max(),
+        # n_jobs=1 shows the total CPU work (all in this process); n_jobs=2 is
+        # the goal's setting (< 60 s wall on 2 cores).
+        for n_jobs in (1, 2):
+            cv, wall, cpu = _timed(
+                lambda: PRESTOCV(alphas=20, cv=5, n_jobs=n_jobs).fit(X, y)
             )
-        )
+            rows.append(
+                (
+                    f"PRESTOCV 20 alphas x 5 folds, n_jobs={n_jobs}",
+                    wall,
+                    cpu,
+                    np.abs(cv.coef_ - beta).max(),
+                )
+            )
 
     print()
     print(f"Speed: n={n}, p=50, K=5 (alpha_max = {amax:.4f})")
@@ -188,7 +193,8 @@ def speed(n, with_cv):
             f" {cpu / ref[1]:8.2f} {err:15.4f}"
         )
     print(
-        "(CPU s counts this process only: joblib workers of PRESTOCV are not included)"
+        "(CPU s counts this process only: with n_jobs=2 the joblib workers of "
+        "PRESTOCV are not included)"
     )
 
 

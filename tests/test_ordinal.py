@@ -16,7 +16,7 @@ from sklearn.model_selection import train_test_split
 from skreweight.ordinal import PRESTO, PRESTOCV, ProportionalOdds
 from skreweight.ordinal._base import _StandardisedProblem
 from skreweight.ordinal._presto_cv import _alpha_max
-from skreweight.ordinal._solver import _kkt, _PrestoObjective
+from skreweight.ordinal._solver import _kkt, _PrestoObjective, _screened_fista, fista
 
 
 def _make(n=400, p=3, K=4, seed=0, spread=(0.0, 0.5)):
@@ -376,6 +376,43 @@ def test_presto_cv_path_and_selection():
     assert_allclose(cv.coef_, ref.coef_, atol=1e-6)
     one_se = PRESTOCV(alphas=6, cv=4, rule="1se").fit(X, y)
     assert one_se.alpha_ >= cv.alpha_
+
+
+def test_presto_cv_loose_fold_tolerance_matches_strict():
+    # cv_tol only loosens the fold fits: same ranking, same alpha_, same refit.
+    X, y = _make(n=400, p=5, seed=16)
+    loose = PRESTOCV(alphas=8, cv=4, cv_tol=1e-5).fit(X, y)
+    strict = PRESTOCV(alphas=8, cv=4, cv_tol=None).fit(X, y)
+    assert loose.alpha_ == strict.alpha_
+    assert_allclose(loose.cv_loss_path_, strict.cv_loss_path_, atol=1e-5)
+    assert not np.array_equal(loose.cv_loss_path_, strict.cv_loss_path_)
+    assert_allclose(loose.coef_, strict.coef_, atol=1e-7)
+    assert_allclose(loose.intercept_, strict.intercept_, atol=1e-7)
+
+
+@pytest.mark.parametrize("penalize_first", [True, False])
+def test_screened_solver_matches_full_solver(penalize_first):
+    # The working set starts from a strong-rule threshold of 1.5 * alpha, so
+    # features that enter the solution are missing at first and must be added
+    # back by the KKT check on all features.
+    X, y = _make(n=500, p=8, K=4, seed=21)
+    problem = _StandardisedProblem(X, y, np.ones(len(y)), 4, True)
+    obj = _PrestoObjective(problem, penalize_first, 1.0)
+    start = obj.start()
+    if not penalize_first:
+        start = fista(obj, 1e3, start)[0]  # the proportional-odds solution
+    grad = obj.grad_from_G(problem.loss.loss(obj.eta(start))[1])
+    alpha = 0.3 * float(np.max(np.abs(grad[obj.pen > 0])))
+    screened, _, _ = _screened_fista(obj, alpha, alpha / 2, start, tol=1e-9)
+    full, _, _, _ = fista(obj, alpha, start, tol=1e-9)
+    _, G = problem.loss.loss(obj.eta(screened))
+    assert _kkt(screened, obj.grad_from_G(G), alpha * obj.pen) <= 1e-9
+    assert_allclose(screened, full, atol=1e-7)
+    psi = screened[3:].reshape(3, 8)
+    g = np.abs(grad[3:].reshape(3, 8))
+    # some feature was outside the first working set yet is in the solution
+    late = np.any(psi != 0, axis=0) & ~np.any(g >= 1.5 * alpha, axis=0)
+    assert late.any() or not penalize_first
 
 
 def test_presto_cv_ties_go_to_largest_alpha():

@@ -3,10 +3,11 @@
 from numbers import Integral, Real
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from skreweight.ordinal._base import _BaseCumulativeLogit, _StandardisedProblem
 from skreweight.ordinal._proportional_odds import _fit_proportional_odds
-from skreweight.ordinal._solver import _PrestoObjective, fista
+from skreweight.ordinal._solver import _PrestoObjective, _screened_fista
 from skreweight.utils._sklearn_fixes import Interval, StrOptions, _fit_context
 
 __all__ = ["PRESTO"]
@@ -23,6 +24,10 @@ def _path_start(objective, penalize_first, tol, max_iter):
     return theta
 
 
+# The products with the data are thin (K - 1 columns) and memory-bound:
+# threaded BLAS only adds synchronisation, which is very costly on a busy
+# machine and under process-level parallelism (a 5-fold path was 3x slower).
+@threadpool_limits.wrap(limits=1, user_api="blas")
 def _presto_path(
     X,
     codes,
@@ -37,34 +42,47 @@ def _presto_path(
     max_iter=10_000,
     theta=None,
     path_tol=None,
+    loose_last=False,
+    path_start=False,
 ):
     """Fit PRESTO along decreasing ``alphas`` with warm starts.
 
     Returns a list of ``(intercept, coef, n_iter)`` on the scale of ``X``, the
-    last standardised ``theta`` and the ``_PrestoObjective``. With
-    ``path_tol``, every alpha but the last is only solved to
-    ``max(tol, path_tol)`` (the points merely warm-start the next one).
+    list of standardised solutions ``theta`` and the ``_PrestoObjective``.
+    Without ``theta``, start from the intercept-only model, or from the
+    solution at ``alpha_max`` when ``path_start`` (see ``_path_start``). With
+    ``path_tol``, every alpha but the last (every alpha, if ``loose_last``) is
+    only solved to ``max(tol, path_tol)``. Each alpha is solved on a working
+    set of features chosen by the sequential strong rule and grown until the
+    KKT conditions hold on all features (see ``_screened_fista``).
     """
     problem = _StandardisedProblem(X, codes, sample_weight, n_classes, standardize)
     objective = _PrestoObjective(problem, penalize_first, l1_ratio)
+    if theta is None and path_start:
+        theta = _path_start(objective, penalize_first, tol, 1000)
     if theta is None or objective.problem.loss.loss(objective.eta(theta))[1] is None:
         theta = objective.start()
     lipschitz = 1.0
     results = []
+    thetas = []
+    previous = None
     for i, alpha in enumerate(alphas):
-        loose = path_tol is not None and i < len(alphas) - 1
-        theta, lipschitz, n_iter, _ = fista(
+        loose = path_tol is not None and (loose_last or i < len(alphas) - 1)
+        theta, lipschitz, n_iter = _screened_fista(
             objective,
             alpha,
+            previous,
             theta,
             lipschitz=lipschitz,
             tol=max(tol, path_tol) if loose else tol,
             max_iter=max_iter,
         )
+        previous = alpha
         a, psi = objective.split(theta)
         intercept, coef = problem.unscale(a, np.cumsum(psi, axis=0))
         results.append((intercept, coef, n_iter))
-    return results, theta, objective
+        thetas.append(theta)
+    return results, thetas, objective
 
 
 class PRESTO(_BaseCumulativeLogit):
@@ -253,7 +271,7 @@ class PRESTO(_BaseCumulativeLogit):
             and previous.size == (K - 1) * (X.shape[1] + 1)
         ):
             theta = previous
-        results, theta, _ = _presto_path(
+        results, thetas, _ = _presto_path(
             X,
             codes,
             sample_weight,
@@ -267,5 +285,5 @@ class PRESTO(_BaseCumulativeLogit):
             theta=theta,
         )
         self.intercept_, self.coef_, self.n_iter_ = results[-1]
-        self._theta = theta
+        self._theta = thetas[-1]
         return self
