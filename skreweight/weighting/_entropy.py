@@ -441,11 +441,18 @@ class EntropyBalancing(_BalancingReweighter):
         worst = float(np.max(np.abs(imbalance[exact]), initial=0.0))
         self.imbalance_ = max(self.imbalance_, worst)
         if not converged:
+            if exact.any():
+                state = f"largest standardised imbalance {worst:.3g}"
+                advice = "Increase max_iter, use alpha > 0 or fewer moments."
+            else:
+                # Every feature is soft (alpha > 0): no exact constraint to
+                # report, only the penalised dual's optimality.
+                state = "penalised dual not optimal"
+                advice = "Increase max_iter or alpha, or use fewer moments."
             warnings.warn(
-                f"{type(self).__name__} did not reach balance tol={self.tol} for "
-                f"group t={group} (largest standardised imbalance {worst:.3g}) "
-                f"in max_iter={self.max_iter} iterations. Increase max_iter, "
-                "use alpha > 0 or fewer moments.",
+                f"{type(self).__name__} did not reach tol={self.tol} for group "
+                f"t={group} ({state}) in max_iter={self.max_iter} iterations. "
+                + advice,
                 ConvergenceWarning,
             )
             self.converged_ = False
