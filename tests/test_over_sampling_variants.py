@@ -223,3 +223,83 @@ def test_bad_parameters_and_nan(name):
     X[0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         getattr(ours, name)().fit_resample(X, y)
+
+
+def _cleaning_problems():
+    """Binary and 3-class problems, one with rounded (tied, duplicated) rows."""
+    for seed, n_classes, weights, rounded in [
+        (0, 2, [0.9], False),
+        (1, 3, [0.6, 0.25, 0.15], False),
+        (2, 2, [0.8], True),
+        (3, 3, None, True),
+    ]:
+        X, y = make_classification(
+            n_samples=800,
+            n_features=4,
+            n_informative=3,
+            n_redundant=0,
+            n_classes=n_classes,
+            n_clusters_per_class=1,
+            weights=weights,
+            flip_y=0.05,
+            class_sep=0.5,
+            random_state=seed,
+        )
+        yield seed, (np.round(X, 1) if rounded else X), y
+
+
+@pytest.mark.parametrize("sampler", ["SMOTE", "BorderlineSMOTE", "SVMSMOTE"])
+def test_pruned_cleaning_equals_full_search(sampler):
+    # The pruned Tomek/ENN searches (bounds from provenance) must flag exactly
+    # the rows that the all-rows NearestNeighbors search flags.
+    from skreweight.over_sampling._combine import _enn_keep, _tomek_keep
+    from skreweight.over_sampling._neighbors import (
+        _same_class_bounds,
+        enn_keep_pruned,
+        tomek_keep_pruned,
+    )
+
+    n_removed = 0
+    for seed, X, y in _cleaning_problems():
+        smote = getattr(ours, sampler)(random_state=seed)
+        X_res, y_res = smote.fit_resample(X, y)
+        bound1 = _same_class_bounds(X_res, y_res, len(X), smote.provenance_, 1)
+        bound3 = _same_class_bounds(X_res, y_res, len(X), smote.provenance_, 3)
+        assert np.isfinite(bound1[len(X) :]).all()
+        tomek = _tomek_keep(X_res, y_res)
+        enn = _enn_keep(X_res, y_res, 3)
+        np.testing.assert_array_equal(tomek_keep_pruned(X_res, y_res, bound1), tomek)
+        np.testing.assert_array_equal(enn_keep_pruned(X_res, y_res, bound3, 3), enn)
+        n_removed += np.count_nonzero(~tomek) + np.count_nonzero(~enn)
+    assert n_removed > 0
+
+
+def test_same_class_bounds_are_upper_bounds():
+    from skreweight.over_sampling._neighbors import _same_class_bounds
+
+    X, y = _multi()
+    smote = ours.SMOTE(random_state=0)
+    X_res, y_res = smote.fit_resample(X, y)
+    for k in (1, 3):
+        bound = _same_class_bounds(X_res, y_res, len(X), smote.provenance_, k)
+        for label in np.unique(y_res):
+            rows = np.flatnonzero(y_res == label)
+            dist, _ = NearestNeighbors(n_neighbors=k + 1).fit(X_res[rows]).kneighbors()
+            assert np.all(dist[:, k - 1] <= bound[rows] * (1 + 1e-9) + 1e-12)
+    # provenance that does not describe the output: no bounds, full search
+    assert _same_class_bounds(X_res, y_res, len(X) - 1, smote.provenance_, 1) is None
+    assert _same_class_bounds(X_res, y_res, len(X), None, 1) is None
+
+
+@pytest.mark.parametrize("name", ["SMOTETomek", "SMOTEENN"])
+def test_combination_without_provenance_matches_pruned(name):
+    # An over-sampler without provenance_ takes the full search; same rows.
+    import imblearn.over_sampling
+
+    X, y = _s3()
+    a = getattr(ours, name)(random_state=0).fit_resample(X, y)
+    b = getattr(ours, name)(
+        smote=imblearn.over_sampling.SMOTE(random_state=0)
+    ).fit_resample(X, y)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
