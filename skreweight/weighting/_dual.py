@@ -161,6 +161,30 @@ def _active_set(C, log_q, l1, lam, tol, max_iter, max_rounds=30):
     )
 
 
+def _armijo_step(C, log_q, alpha, lam, step, f, slope):
+    """Backtrack along ``step`` until the Armijo condition holds.
+
+    Returns ``(size, lam, p, f)`` at the accepted point, or None when 60
+    halvings give no sufficient decrease (the numerical floor).
+    """
+    size = 1.0
+    for _ in range(60):
+        new_lam = lam + size * step
+        new_p, new_log = _softmax_weights(C, log_q, new_lam)
+        new_f = new_log + 0.5 * alpha @ new_lam**2
+        if new_f <= f + 1e-4 * size * slope:
+            return size, new_lam, new_p, new_f
+        size *= 0.5
+    return None
+
+
+def _newton_result(C, log_q, alpha, lam, p, converged, n_iter, tol):
+    """The result of a Newton solve, with the final optimality check."""
+    mean = C.T @ p
+    converged = converged or np.max(np.abs(mean + alpha * lam)) <= tol
+    return DualResult(lam, p, converged, n_iter, mean, f_log_of(C, log_q, lam))
+
+
 def _newton(C, log_q, alpha, lam, tol, max_iter):
     """Damped Newton with backtracking; quadratic convergence for r <= 50."""
     p, f_log = _softmax_weights(C, log_q, lam)
@@ -184,22 +208,14 @@ def _newton(C, log_q, alpha, lam, tol, max_iter):
         slope = grad @ step
         if not slope < 0:
             step, slope = -grad, -(grad @ grad)
-        size = 1.0
-        for _ in range(60):
-            new_lam = lam + size * step
-            new_p, new_log = _softmax_weights(C, log_q, new_lam)
-            new_f = new_log + 0.5 * alpha @ new_lam**2
-            if new_f <= f + 1e-4 * size * slope:
-                break
-            size *= 0.5
-        else:
+        accepted = _armijo_step(C, log_q, alpha, lam, step, f, slope)
+        if accepted is None:
             break  # no decrease possible: numerical floor
+        _, new_lam, new_p, new_f = accepted
         lam, p, f = new_lam, new_p, new_f
         if np.max(np.abs(lam)) > 1e8 or p.max() > 1 - 1e-12:
             break  # diverging dual: balance infeasible
-    mean = C.T @ p
-    converged = converged or np.max(np.abs(mean + alpha * lam)) <= tol
-    return DualResult(lam, p, converged, n_iter, mean, f_log_of(C, log_q, lam))
+    return _newton_result(C, log_q, alpha, lam, p, converged, n_iter, tol)
 
 
 # Rows of C per block of the Hessian product; the rows of the Hessian
@@ -301,25 +317,17 @@ def _newton_large(C, log_q, alpha, lam, tol, max_iter):
         if not slope < 0:
             step, slope = -grad, -(grad @ grad)
             hess_chol = None
-        size = 1.0
-        for _ in range(60):
-            new_lam = lam + size * step
-            new_p, new_log = _softmax_weights(C, log_q, new_lam)
-            new_f = new_log + 0.5 * alpha @ new_lam**2
-            if new_f <= f + 1e-4 * size * slope:
-                break
-            size *= 0.5
-        else:
+        accepted = _armijo_step(C, log_q, alpha, lam, step, f, slope)
+        if accepted is None:
             break  # no decrease possible: numerical floor
+        size, new_lam, new_p, new_f = accepted
         if size < 1.0:
             hess_chol = None  # damped step: refresh the Hessian next time
         grad_norm_old = grad_norm
         lam, p, f = new_lam, new_p, new_f
         if np.max(np.abs(lam)) > 1e8 or p.max() > 1 - 1e-12:
             break  # diverging dual: balance infeasible
-    mean = C.T @ p
-    converged = converged or np.max(np.abs(mean + alpha * lam)) <= tol
-    return DualResult(lam, p, converged, n_iter, mean, f_log_of(C, log_q, lam))
+    return _newton_result(C, log_q, alpha, lam, p, converged, n_iter, tol)
 
 
 def f_log_of(C, log_q, lam):
