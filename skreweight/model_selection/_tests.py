@@ -519,6 +519,13 @@ def _check_5x2(scores1, scores2, func):
     },
     prefer_skip_nested_validation=True,
 )
+def _5x2_differences(scores1, scores2, func):
+    """Checked (r, 2) differences, r, and the per-repeat variances ``s_i^2``."""
+    d = _check_5x2(scores1, scores2, func)
+    s2 = np.sum((d - d.mean(axis=1, keepdims=True)) ** 2, axis=1)
+    return d, d.shape[0], s2
+
+
 def paired_ttest_5x2cv(scores1, scores2=None, *, alternative="two-sided"):
     """Compare two models with Dietterich's 5x2cv paired t-test.
 
@@ -572,9 +579,7 @@ def paired_ttest_5x2cv(scores1, scores2=None, *, alternative="two-sided"):
     >>> round(t, 6), round(pvalue, 6)
     (2.557687, 0.050789)
     """
-    d = _check_5x2(scores1, scores2, "paired_ttest_5x2cv")
-    r = d.shape[0]
-    s2 = np.sum((d - d.mean(axis=1, keepdims=True)) ** 2, axis=1)
+    d, r, s2 = _5x2_differences(scores1, scores2, "paired_ttest_5x2cv")
     method = "5x2cv paired t"
     if np.all(d[:, 0] == d[:, 1]):
         return _no_variance(d, method, r, alternative)
@@ -640,9 +645,7 @@ def combined_ftest_5x2cv(scores1, scores2=None):
     >>> round(f, 6), round(pvalue, 6)
     (3.692906, 0.08107)
     """
-    d = _check_5x2(scores1, scores2, "combined_ftest_5x2cv")
-    r = d.shape[0]
-    s2 = np.sum((d - d.mean(axis=1, keepdims=True)) ** 2, axis=1)
+    d, r, s2 = _5x2_differences(scores1, scores2, "combined_ftest_5x2cv")
     method = "combined 5x2cv F"
     if np.all(d[:, 0] == d[:, 1]):
         return _no_variance(d, method, (2 * r, r))
