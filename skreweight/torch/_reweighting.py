@@ -557,20 +557,21 @@ class GHMReweighting(_BaseReweighting):
             inner = torch.arange(1, self.bins, device=g.device, dtype=g.dtype)
             inner = self._inner_edges = inner / self.bins
         index = torch.bucketize(g, inner, right=True)
-        counts = torch.bincount(index, minlength=self.bins).to(g.dtype)
-        nonempty = counts > 0
+        counts = torch.bincount(index, minlength=self.bins)
+        # Few tensor operations on the (bins,) counts, one gather per batch:
+        # the call runs every step, so its fixed per-operation cost matters.
+        n_nonempty = torch.count_nonzero(counts)
         if self.momentum > 0:
+            counts = counts.to(g.dtype)
             acc = getattr(self, "_acc", None)
-            if acc is None:
-                acc = counts.clone()
-            else:
-                acc = torch.where(
-                    nonempty, self.momentum * acc + (1 - self.momentum) * counts, acc
+            if acc is not None:
+                counts = torch.where(
+                    counts > 0, self.momentum * acc + (1 - self.momentum) * counts, acc
                 )
-            self._acc = acc
-            counts = acc
-        n_nonempty = nonempty.sum().clamp_min(1).to(g.dtype)
-        return g.numel() / (counts[index] * n_nonempty)
+            self._acc = counts
+        # Empty bins divide by zero but are never gathered.
+        per_bin = g.numel() / (counts * n_nonempty)
+        return per_bin.to(g.dtype)[index]
 
 
 def _class_balanced_factors(counts, beta):
