@@ -7,7 +7,7 @@ On a CUDA machine it
    ``NearestNeighbors`` on the same host at n=1,000,000, d=32, k=5 (goal >= 20x;
    scikit-learn is timed on a subset of the queries and extrapolated linearly,
    which is exact for brute force), and checks that both agree;
-3. runs imbalanced-learn's ``SMOTE`` end-to-end on 10,000,000 rows with
+3. runs our ``SMOTE`` end-to-end on 10,000,000 rows with
    ``k_neighbors=TorchNearestNeighbors(device="cuda")``;
 4. times one epoch of ``TorchClassifier`` with and without
    ``LossBasedReweighting`` (goal: overhead <= 5%);
@@ -104,8 +104,7 @@ def check_knn(results, device, n, d, k, n_sklearn_queries, sync):
 
 
 def check_smote(results, device, n, d, sync):
-    from imblearn.over_sampling import SMOTE
-
+    from skreweight.over_sampling import SMOTE
     from skreweight.torch import TorchNearestNeighbors
 
     rng = np.random.default_rng(0)
