@@ -21,11 +21,13 @@ from skreweight.utils._sklearn_fixes import (
 from skreweight.weighting._base import _BalancingReweighter
 from skreweight.weighting._dual import solve_entropy_dual
 from skreweight.weighting._entropy import _BalanceFeatures
+from skreweight.weighting._kernel_balancing_sgd import fit_sgd
 from skreweight.weighting._utils import (
     ESTIMANDS,
     GAMMA_CONSTRAINT,
     KERNEL_CONSTRAINT,
     check_groups_have_mass,
+    device_matvec,
     group_problems,
     groups_for_new_rows,
     kernel_fn,
@@ -122,11 +124,43 @@ class KernelBalancing(_BalancingReweighter):
         Tolerance of the dual solver (standardised units).
 
     max_iter : int, default=1000
-        Maximum number of dual iterations per round.
+        Maximum number of dual iterations per round; with ``solver="sgd"``,
+        the number of Adam steps.
+
+    solver : {"dual", "sgd"}, default="dual"
+        ``"dual"``: the convex problem above, solved exactly by its entropy
+        dual with centres added over rounds (deterministic). ``"sgd"``: the
+        paper's stochastic mode (needs PyTorch): the log-linear weight model
+        on the covariates and the sections at every candidate is trained by
+        minibatch Adam on ``KL(p || q) + balance_penalty * sum_j [|Delta(z_j)|
+        - imbalance_tol]_+`` (plus the same hinge on the covariate means),
+        with one hinge per centre and ``n_centers`` centres chosen afresh for
+        every batch by the ``centers`` rule; ``n_rounds`` and ``ridge`` are
+        not used. Balance then holds only approximately.
+
+    balance_penalty : float, default=1.0
+        Weight of the balance hinges with ``solver="sgd"``.
+
+    batch_size : int, default=2048
+        Rows per Adam step with ``solver="sgd"``.
+
+    learning_rate : float, default=1e-3
+        Adam's step size with ``solver="sgd"``. The paper's 0.05 suits its
+        low-dimensional propensity model; with one coefficient per
+        candidate, larger steps make the weights degenerate.
 
     random_state : int, RandomState instance or None, default=None
         Seed of the candidates, of ``"random"`` centres and of the
         ``"median"`` subsample.
+
+    device : str, torch.device or None, default=None
+        ``None`` computes the kernel with numpy. A torch device (``"cpu"``,
+        ``"cuda"``, ``"auto"``...) computes the candidates' kernel means over
+        the target rows (the part that grows with the number of rows) with
+        :func:`skreweight.torch.kernel_matvec` in chunks: float64 on the
+        CPU, float32 on accelerators. Needs PyTorch (``pip install
+        "skreweight[torch]"``) and ``kernel`` in ``{"rbf", "laplacian",
+        "linear"}``. With ``solver="sgd"``, the training runs on it too.
 
     Attributes
     ----------
@@ -138,7 +172,8 @@ class KernelBalancing(_BalancingReweighter):
 
     centers_ : dict
         Active centres (rows of ``X``) of each reweighted group (keyed by
-        group value 0 or 1), of shape (n_active, n_features).
+        group value 0 or 1), of shape (n_active, n_features); with
+        ``solver="sgd"``, every candidate (each has a coefficient).
 
     center_indices_ : dict
         Row indices in the training ``X`` of the active centres of each
@@ -156,10 +191,12 @@ class KernelBalancing(_BalancingReweighter):
 
     converged_ : bool
         Whether the first (linear) dual solve of every group met ``tol``.
-        Later rounds keep only centres whose solve converged.
+        Later rounds keep only centres whose solve converged. Always
+        ``True`` with ``solver="sgd"`` (a fixed number of steps).
 
     n_iter_ : int
-        Total number of dual iterations (all rounds and groups).
+        Total number of dual iterations (all rounds and groups), or of Adam
+        steps with ``solver="sgd"``.
 
     n_rejected_centers_ : int
         Proposed centres that could not be balanced to ``imbalance_tol``
@@ -233,6 +270,11 @@ class KernelBalancing(_BalancingReweighter):
         "tol": [Interval(Real, 0, None, closed="neither")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
+        "device": [None, str, object],  # object: a torch.device
+        "solver": [StrOptions({"dual", "sgd"})],
+        "balance_penalty": [Interval(Real, 0, None, closed="neither")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
     }
 
     def __init__(
@@ -250,7 +292,12 @@ class KernelBalancing(_BalancingReweighter):
         ridge=1e-3,
         tol=1e-6,
         max_iter=1000,
+        solver="dual",
+        balance_penalty=1.0,
+        batch_size=2048,
+        learning_rate=1e-3,
         random_state=None,
+        device=None,
     ):
         self.estimand = estimand
         self.centers = centers
@@ -266,6 +313,11 @@ class KernelBalancing(_BalancingReweighter):
         self.tol = tol
         self.max_iter = max_iter
         self.random_state = random_state
+        self.device = device
+        self.solver = solver
+        self.balance_penalty = balance_penalty
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
 
     def fit(self, X, y=None, sample_weight=None, residual=None):
         """Fit the weights and store them in ``weights_``.
@@ -344,6 +396,7 @@ class KernelBalancing(_BalancingReweighter):
         self._Z_scale = (self.features_.mean_, self.features_.scale_)
         self.gamma_ = resolve_gamma(self.gamma, self.kernel, Z[s > 0], seed)
         kfun = kernel_fn(self.kernel, self.gamma_)
+        matvec = device_matvec(self.kernel, self.gamma_, self.device, "KernelBalancing")
 
         weights = s.copy()
         self._models = {}
@@ -359,7 +412,18 @@ class KernelBalancing(_BalancingReweighter):
                 )
             with threadpool_limits(1, user_api="blas"):
                 w = self._fit_group(
-                    X, Z, linear, kfun, s, base, rows, target, residual, group, rng
+                    X,
+                    Z,
+                    linear,
+                    kfun,
+                    s,
+                    base,
+                    rows,
+                    target,
+                    residual,
+                    group,
+                    rng,
+                    matvec,
                 )
             weights[source] = 0.0
             weights[rows] = w
@@ -370,7 +434,7 @@ class KernelBalancing(_BalancingReweighter):
         return weights
 
     def _fit_group(
-        self, X, Z, linear, kfun, s, base, rows, target, residual, group, rng
+        self, X, Z, linear, kfun, s, base, rows, target, residual, group, rng, matvec
     ):
         total = s[rows].sum()
         q = base[rows]
@@ -381,15 +445,13 @@ class KernelBalancing(_BalancingReweighter):
         Zc = Z[cand]
         Zg = Z[rows]
         K_gc = kfun(Zg, Zc)
-        kappa = kernel_row_means(kfun, Zc, Z[target], st)
+        kappa = kernel_row_means(kfun, Zc, Z[target], st, matvec=matvec)
         sections = K_gc - kappa  # witness columns, centred at the target
         qn = q / q.sum()
         section_sd = np.sqrt(qn @ (sections - qn @ sections) ** 2)
         section_sd = np.where(section_sd > 1e-12, section_sd, 1.0)
         lin_mu = st @ linear[target] / st.sum()
         lin = linear[rows] - lin_mu
-        n_lin = lin.shape[1]
-        K_cc = None
         r = None
         rule = self.centers
         if rule == "adaptive":
@@ -399,6 +461,52 @@ class KernelBalancing(_BalancingReweighter):
                 rule = "worst"
             else:
                 r = (r_all, known)
+        if self.solver == "sgd":
+            p, lam = fit_sgd(
+                lin,
+                sections,
+                section_sd,
+                q,
+                r,
+                rule,
+                self.n_centers,
+                self.imbalance_tol,
+                self.balance_penalty,
+                self.max_iter,
+                self.batch_size,
+                self.learning_rate,
+                rng,
+                self.device,
+            )
+            self.n_iter_ += self.max_iter
+            cols = np.arange(n_cand)  # every candidate is a feature of the model
+            delta = np.abs(p @ sections)
+            self.imbalance_ = max(self.imbalance_, float(delta.max()))
+            self.max_candidate_imbalance_ = self.imbalance_
+        else:
+            p, lam, cols = self._fit_group_dual(
+                lin, sections, section_sd, q, r, rule, kfun, Zc, K_gc, qn, rng, group
+            )
+        idx = cand[cols]
+        self.centers_[group] = X[idx]
+        self.center_indices_[group] = idx
+        self.dual_coef_[group] = lam
+        C = np.hstack([lin, sections[:, cols] / section_sd[cols]])
+        model = _GroupModel()
+        model.lin_mu, model.kappa, model.sd = lin_mu, kappa[cols], section_sd[cols]
+        model.Zc, model.lam = Zc[cols], lam
+        model.log_norm = logsumexp(C @ lam, b=q) - np.log(q.sum())
+        # weights_ = s * omega0 * exp(eta - log_norm) * total / sum(q)
+        model.scale = total / q.sum()
+        self._models[group] = model
+        return total * p
+
+    def _fit_group_dual(
+        self, lin, sections, section_sd, q, r, rule, kfun, Zc, K_gc, qn, rng, group
+    ):
+        """Entropy dual with centres added over rounds; ``(p, lam, cols)``."""
+        n_lin, n_cand = lin.shape[1], sections.shape[1]
+        K_cc = None
         if rule == "worst":
             K_cc = cho_factor(kfun(Zc, Zc) + self.ridge * np.eye(n_cand))
 
@@ -456,19 +564,7 @@ class KernelBalancing(_BalancingReweighter):
                 ConvergenceWarning,
             )
             self.converged_ = False
-        idx = cand[cols]
-        self.centers_[group] = X[idx]
-        self.center_indices_[group] = idx
-        self.dual_coef_[group] = lam
-        C = np.hstack([lin, sections[:, cols] / section_sd[cols]])
-        model = _GroupModel()
-        model.lin_mu, model.kappa, model.sd = lin_mu, kappa[cols], section_sd[cols]
-        model.Zc, model.lam = Zc[cols], lam
-        model.log_norm = logsumexp(C @ lam, b=q) - np.log(q.sum())
-        # weights_ = s * omega0 * exp(eta - log_norm) * total / sum(q)
-        model.scale = total / q.sum()
-        self._models[group] = model
-        return total * p
+        return p, lam, cols
 
     def _center_scores(self, rule, delta, K_cc, K_gc, qn, r, rng, inactive):
         if rule == "random":

@@ -95,11 +95,51 @@ def kernel_fn(kernel, gamma):
     )
 
 
-def kernel_row_means(kfun, A, B, weights, block=BLOCK_ROWS):
+DEVICE_KERNELS = ("rbf", "laplacian", "linear")
+
+
+def device_matvec(kernel, gamma, device, owner):
+    """``(A, B, v) -> K(A, B) @ v`` on a torch ``device``, or ``None``.
+
+    ``None`` when ``device`` is ``None`` (numpy). Otherwise a function backed
+    by :func:`skreweight.torch.kernel_matvec` (chunked, never storing the
+    kernel), with an attribute ``rtol``: the relative precision of its
+    products (float64 on the CPU, float32 on accelerators). Torch is imported
+    here, lazily; its absence raises an ``ImportError`` naming the extra.
+    """
+    if device is None:
+        return None
+    if callable(kernel) or kernel not in DEVICE_KERNELS:
+        raise ValueError(
+            f"{owner}(device={device!r}) computes kernels with torch, which "
+            f"supports kernel in {DEVICE_KERNELS}; got kernel={kernel!r}. Use "
+            "device=None for other kernels."
+        )
+    try:
+        from skreweight.torch import kernel_matvec
+        from skreweight.torch._base import _resolve_device
+    except ImportError as exc:
+        raise ImportError(
+            f"{owner}(device={device!r}) needs PyTorch: pip install "
+            "'skreweight[torch]', or use device=None (numpy)."
+        ) from exc
+    resolved = _resolve_device(device)
+
+    def matvec(A, B, v):
+        return kernel_matvec(A, B, v, kernel=kernel, gamma=gamma, device=resolved)
+
+    matvec.rtol = 1e-10 if resolved.type == "cpu" else 1e-5
+    return matvec
+
+
+def kernel_row_means(kfun, A, B, weights, block=BLOCK_ROWS, matvec=None):
     """``sum_j weights_j k(a_i, b_j) / sum_j weights_j`` for every row ``a_i``.
 
-    Computed in blocks of rows of ``B`` so that memory stays ``O(n_A * block)``.
+    Computed in blocks of rows of ``B`` so that memory stays ``O(n_A * block)``,
+    or by ``matvec`` (see :func:`device_matvec`) when given.
     """
+    if matvec is not None:
+        return matvec(A, B, weights) / weights.sum()
     out = np.zeros(A.shape[0])
     for start in range(0, B.shape[0], block):
         stop = start + block
