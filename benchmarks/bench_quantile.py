@@ -12,8 +12,11 @@ Times, in the same run:
    (skipped when torch is not installed);
 3. ``ConformalQuantileRegressor`` (split): calibration overhead relative to
    fitting the model (goal <= 0.05x);
-4. held-out WIS of the aggregate against the best base on 5 problems (with a
-   ``"local"`` column when torch is installed).
+4. held-out WIS of the aggregate against the best base on 5 problems, the
+   mean ratio over ``--repeats`` random train/test splits (seeds 10, 11, ...;
+   the default ``weighting="auto"`` was designed on seeds 0-4), for every
+   weighting, ``"auto"`` with ``refit=False``, and ``"local"`` when torch is
+   installed.
 
 With ``--quick`` the LP is timed on the in-sample predictions of the bases
 fitted once (same shape and size as the out-of-fold predictions) instead of a
@@ -26,6 +29,10 @@ Usage::
 
     .venv/bin/python benchmarks/bench_quantile.py           # issue sizes (slow)
     .venv/bin/python benchmarks/bench_quantile.py --quick   # small sizes
+    # issue sizes, LPs timed on in-sample predictions (no full cross-fit):
+    .venv/bin/python benchmarks/bench_quantile.py --only aggregator \\
+        --only conformal --lp-only
+    .venv/bin/python benchmarks/bench_quantile.py --quality-only --repeats 8
 """
 
 import argparse
@@ -44,7 +51,6 @@ from skreweight.quantile import (
     ConformalQuantileRegressor,
     MultiQuantileRegressor,
     QuantileAggregator,
-    crossing_rate,
     interval_coverage,
     weighted_interval_score,
 )
@@ -131,7 +137,7 @@ def bench_multi(n, max_iter, rows):
         )
 
 
-def bench_aggregator(n, max_iter, full_fit, rows):
+def bench_aggregator(n, max_iter, full_fit, rows, gate=True):
     m = 99
     levels = np.round(np.arange(1, m + 1) / (m + 1), 10)
     X, y = make_data(n)
@@ -151,19 +157,31 @@ def bench_aggregator(n, max_iter, full_fit, rows):
         # Stand-in for the out-of-fold predictions (same shape and cost for
         # the LP): the in-sample predictions of the bases fitted once.
         oof = np.stack([est.predict(X) for est in fitted], axis=1)
-    for weighting in ("global", "quantile"):
-        agg.set_params(weighting=weighting)
-        (w, _), w_lp, c_lp = timed(lambda: agg._solve_weights(oof, y, levels, None))
+    for weighting in ("global", "quantile", "qra"):
+        (w, _), w_lp, c_lp = timed(
+            lambda: agg._solve_weights(oof, y, levels, None, weighting)
+        )
         emit(
             rows,
             f"QuantileAggregator LP '{weighting}', 3 bases, {m} lv, n={n}",
             f"{w_lp:.2f} / {c_lp:.2f}",
             f"bases fit once: {w_base:.2f} / {c_base:.2f}",
             f"{c_lp / c_base:.3f}",
-            "<= 0.25",
+            "<= 0.25" if weighting != "qra" else "(info)",
             f"weights at median: {_mid(w, m)}",
         )
-    if HAS_TORCH:
+    agg.set_params(weighting="auto")
+    scores, w_sel, c_sel = timed(lambda: agg._score_candidates(oof, y, levels, None))
+    emit(
+        rows,
+        f"QuantileAggregator 'auto' inner CV (3 candidates), n={n}",
+        f"{w_sel:.2f} / {c_sel:.2f}",
+        f"bases fit once: {w_base:.2f} / {c_base:.2f}",
+        f"{c_sel / c_base:.3f}",
+        "(info)",
+        f"picks {min(scores, key=scores.get)}; plus the chosen LP above",
+    )
+    if HAS_TORCH and gate:
         params = check_local_params(LOCAL)
         gate, w_gate, c_gate = timed(
             lambda: fit_local_gate(gate_features(X), oof, y, levels, None, params, 0)
@@ -178,7 +196,7 @@ def bench_aggregator(n, max_iter, full_fit, rows):
             f"{gate.n_iter_} epochs; mean weights at median: "
             f"{_mid(gate.predict_weights(X).mean(axis=0), m)}",
         )
-    else:
+    elif gate:
         emit(rows, "QuantileAggregator 'local' gate", "skipped: torch not installed")
     if full_fit:
         emit(
@@ -245,10 +263,12 @@ def problems(n):
     yield "diabetes (sklearn)", X, (y - y.mean()) / y.std()
 
 
-def _variant(agg, weighting, y, X=None):
-    """The aggregator refitted with another weighting on the same OOF/bases."""
+def _variant(agg, weighting, y, X=None, estimators=None):
+    """The aggregator with another weighting (or bases) on the same OOF rows."""
     other = copy.copy(agg)
-    other.weighting = weighting
+    other.weighting = other.weighting_ = weighting
+    if estimators is not None:
+        other.estimators_ = estimators
     if weighting == "local":
         other.weight_gate_ = fit_local_gate(
             gate_features(X),
@@ -262,83 +282,149 @@ def _variant(agg, weighting, y, X=None):
     elif weighting in ("average", "median"):
         other.weights_ = np.full(3, 1 / 3) if weighting == "average" else None
         other.intercept_ = np.zeros(agg.quantiles_.size)
-    else:
+    elif weighting != agg.weighting_:
         other.weights_, other.intercept_ = other._solve_weights(
-            agg.oof_predictions_, y, agg.quantiles_, None
+            agg.oof_predictions_, y, agg.quantiles_, None, weighting
         )
     return other
 
 
-def bench_quality(n):
+QUALITY_COLUMNS = (
+    ("average", "average"),
+    ("median", "median"),
+    ("qra", "qra"),
+    ("global", "global"),
+    ("quant.", "quantile"),
+    ("auto", "auto"),
+    ("auto-cf", "auto, refit=False"),
+    ("local", "local"),
+)
+
+
+def bench_quality(n, n_repeats):
+    """Held-out WIS over ``n_repeats`` random splits per problem.
+
+    Every method is decided without the test rows: the default
+    ``weighting="auto"`` picks global, per-quantile or QRA weights by an inner
+    cross-validation of the out-of-fold predictions. The split seeds (10, 11,
+    ...) differ from the seeds 0-4 used while designing ``"auto"``.
+    """
     levels = np.round(np.arange(1, 10) / 10, 10)
-    lines = []
-    wins = wins_local = 0
+    lines, picks = [], []
+    wins = dict.fromkeys([key for _, key in QUALITY_COLUMNS], 0)
     for name, X, y in problems(n):
-        X_tr, X_te, y_tr, y_te = train_test_split(X, y, random_state=0)
-        bases = [
-            ("hgb", hgb(max_iter=100, learning_rate=0.1, min_samples_leaf=20)),
-            ("hgb_shallow", hgb(max_leaf_nodes=4, max_iter=100)),
-            ("linear", LinearResidualQuantiles()),
-        ]
-        agg = QuantileAggregator(bases, levels, random_state=0).fit(X_tr, y_tr)
-        base_pred = agg.predict_bases(X_te)
-        base_wis = [
-            weighted_interval_score(y_te, np.sort(pred, axis=1), levels).mean()
-            for pred in base_pred.transpose(1, 0, 2)
-        ]
-        res = {"quantile": -agg.score(X_te, y_te)}
-        for weighting in ("global", "average", "median", "qra"):
-            res[weighting] = -_variant(agg, weighting, y_tr).score(X_te, y_te)
-        res["local"] = np.nan
-        if HAS_TORCH:
-            local = _variant(agg, "local", y_tr, X_tr)
-            res["local"] = -local.score(X_te, y_te)
-        best = min(base_wis)
-        wins += res["quantile"] <= best
-        wins_local += res["local"] <= best
-        cross = crossing_rate(base_pred[:, 0])[0]
+        ratios, base_ratios, chosen = [], [], []
+        for rep in range(n_repeats):
+            seed = 10 + rep
+            X_tr, X_te, y_tr, y_te = train_test_split(X, y, random_state=seed)
+            bases = [
+                ("hgb", hgb(max_iter=100, learning_rate=0.1, min_samples_leaf=20)),
+                ("hgb_shallow", hgb(max_leaf_nodes=4, max_iter=100)),
+                ("linear", LinearResidualQuantiles()),
+            ]
+            # One cross-fit serves both predictions: refit=False keeps the
+            # fold models, the refitted bases are fitted once here.
+            cross = QuantileAggregator(bases, levels, refit=False, random_state=seed)
+            cross.fit(X_tr, y_tr)
+            refitted = [_prepared(est, levels).fit(X_tr, y_tr) for _, est in bases]
+            agg = _variant(cross, cross.weighting_, y_tr, estimators=refitted)
+            chosen.append(cross.weighting_)
+            base_pred = agg.predict_bases(X_te)
+            base_wis = [
+                weighted_interval_score(y_te, np.sort(pred, axis=1), levels).mean()
+                for pred in base_pred.transpose(1, 0, 2)
+            ]
+            best = min(base_wis)
+            res = {"auto": -agg.score(X_te, y_te)}
+            res["auto, refit=False"] = -cross.score(X_te, y_te)
+            for weighting in ("average", "median", "qra", "global", "quantile"):
+                res[weighting] = -_variant(agg, weighting, y_tr).score(X_te, y_te)
+            res["local"] = np.nan
+            if HAS_TORCH:
+                res["local"] = -_variant(agg, "local", y_tr, X_tr).score(X_te, y_te)
+            ratios.append({k: v / best for k, v in res.items()})
+            base_ratios.append([b / best for b in base_wis])
+        mean = {k: np.mean([r[k] for r in ratios]) for k in ratios[0]}
+        won = {k: np.mean([r[k] <= 1 for r in ratios]) for k in ratios[0]}
+        for key in wins:
+            wins[key] += mean[key] <= 1
         lines.append(
             f"{name:<27}"
-            + " ".join(f"{b / best:7.3f}" for b in base_wis)
+            + " ".join(f"{b:7.3f}" for b in np.mean(base_ratios, axis=0))
             + " "
-            + " ".join(
-                f"{res[k] / best:7.3f}"
-                for k in ("average", "median", "qra", "global", "quantile", "local")
-            )
-            + f"  {best:8.3f}  {cross:.3f}"
+            + " ".join(f"{mean[key]:7.3f}" for _, key in QUALITY_COLUMNS)
         )
+        lines.append(
+            f"{'  (share of splits <= 1)':<51}"
+            + " ".join(f"{won[key]:7.2f}" for _, key in QUALITY_COLUMNS)
+        )
+        counts = {w: chosen.count(w) for w in dict.fromkeys(chosen)}
+        picks.append(f"{name}: {counts}")
     print(
-        "\nHeld-out WIS / best sorted base's WIS (lower is better), 9 levels "
-        f"0.1..0.9, n={n} (diabetes: 442), 25% test; aggregates sorted"
+        f"\nHeld-out WIS / best sorted base's WIS, mean over {n_repeats} random "
+        f"25% test splits (seeds 10..{9 + n_repeats}), 9 levels 0.1..0.9, n={n} "
+        "(diabetes: 442); aggregates sorted; lower is better"
     )
     print(
-        f"{'problem':<27}{'hgb':>7} {'hgb_sh':>7} {'linear':>7} {'average':>7} "
-        f"{'median':>7} {'qra':>7} {'global':>7} {'quant.':>7} {'local':>7}"
-        "  best WIS  hgb cross"
+        f"{'problem':<27}{'hgb':>7} {'hgb_sh':>7} {'linear':>7} "
+        + " ".join(f"{label:>7}" for label, _ in QUALITY_COLUMNS)
     )
     print("\n".join(lines))
-    print(f"aggregate ('quantile') <= best base on {wins} of 5 problems (goal: >= 4)")
-    if HAS_TORCH:
-        print(f"aggregate ('local') <= best base on {wins_local} of 5 problems")
+    print("weighting chosen by 'auto' (inner CV on out-of-fold predictions):")
+    print("  " + "\n  ".join(picks))
+    for label, key in QUALITY_COLUMNS:
+        if key == "local" and not HAS_TORCH:
+            continue
+        goal = "  (goal: >= 4)" if key == "auto" else ""
+        print(f"'{label}': mean WIS <= best base on {wins[key]} of 5 problems{goal}")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes")
+    parser.add_argument(
+        "--quality-only", action="store_true", help="only the held-out WIS table"
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=["multi", "aggregator", "conformal", "quality"],
+        help="run only these sections (repeatable)",
+    )
+    parser.add_argument(
+        "--lp-only",
+        action="store_true",
+        help="time the weight LPs on in-sample base predictions, without the "
+        "full cross-fitted fit and the torch gate",
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=8, help="random splits per problem (WIS)"
+    )
+    parser.add_argument(
+        "--n-quality", type=int, default=1_500, help="rows of the WIS problems"
+    )
     args = parser.parse_args()
     if args.quick:
-        n_multi, n_agg, n_conf, n_quality, max_iter = 2_000, 20_000, 20_000, 1_500, 30
+        n_multi, n_agg, n_conf, max_iter = 2_000, 20_000, 20_000, 30
     else:
-        n_multi, n_agg, n_conf, n_quality, max_iter = 50_000, 50_000, 50_000, 5_000, 100
+        n_multi, n_agg, n_conf, max_iter = 50_000, 50_000, 50_000, 100
     rows = []
     print("times: wall s / CPU s, single-threaded, same run; ratio = CPU ratio")
     head = ("case", "ours", "reference", "ratio", "goal", "notes")
     print("  ".join(h.ljust(w) for h, w in zip(head, WIDTHS + (0,))), flush=True)
     with threadpool_limits(1):
-        bench_multi(n_multi, max_iter, rows)
-        bench_aggregator(n_agg, max_iter, not args.quick, rows)
-        bench_conformal(n_conf, max_iter, rows)
-        bench_quality(n_quality)
+        sections = set(args.only or ["multi", "aggregator", "conformal", "quality"])
+        if args.quality_only:
+            sections = {"quality"}
+        if "multi" in sections:
+            bench_multi(n_multi, max_iter, rows)
+        if "aggregator" in sections:
+            full_fit = not (args.quick or args.lp_only)
+            bench_aggregator(n_agg, max_iter, full_fit, rows, gate=not args.lp_only)
+        if "conformal" in sections:
+            bench_conformal(n_conf, max_iter, rows)
+        if "quality" in sections:
+            bench_quality(args.n_quality, args.repeats)
 
 
 if __name__ == "__main__":

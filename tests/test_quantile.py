@@ -7,13 +7,13 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.optimize import linprog
 from scipy.stats import norm
-from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.datasets import load_diabetes, make_friedman1, make_friedman2
 from sklearn.ensemble import GradientBoostingRegressor, HistGradientBoostingRegressor
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import QuantileRegressor, Ridge
 from sklearn.metrics import mean_pinball_loss
-from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.model_selection import GridSearchCV, KFold, train_test_split
 from threadpoolctl import threadpool_limits
 
 from skreweight.quantile import (
@@ -461,49 +461,160 @@ def test_aggregator_subsample_warning_and_determinism():
     assert_array_equal(a.predict(X), b.predict(X))
 
 
-def _problems():
-    X, y = _hetero(1200, 10, d=5)
+def test_linear_pinball_lp_matches_quantile_regressor():
+    from skreweight.quantile._lp import solve_linear_pinball
+
+    rng = np.random.RandomState(4)
+    A = rng.randn(300, 3)
+    y = A @ [1.0, 0.5, -0.2] + 3 + rng.standard_t(3, 300)
+    sw = rng.uniform(0.2, 3, 300)
+    for tau in (0.1, 0.5, 0.9):
+        coef, intercept, obj = solve_linear_pinball(A, y, tau, sw)
+        ref = QuantileRegressor(quantile=tau, alpha=0, solver="highs")
+        ref.fit(A, y, sample_weight=sw)
+        d = y - A @ ref.coef_ - ref.intercept_
+        ref_obj = float((sw * np.maximum(tau * d, (tau - 1) * d)).sum())
+        d = y - A @ coef - intercept
+        assert float((sw * np.maximum(tau * d, (tau - 1) * d)).sum()) == (
+            pytest.approx(obj, rel=1e-9)
+        )
+        assert obj == pytest.approx(ref_obj, rel=1e-7)
+        assert_allclose(coef, ref.coef_, atol=1e-6)
+        assert intercept == pytest.approx(ref.intercept_, abs=1e-6)
+
+
+def test_aggregator_auto_picks_by_inner_cv():
+    P, y = _oracle_problem()
+    P, levels = P[:, :, ::3], Q19[::3]  # 7 levels keep it fast
+    X = np.arange(2000)[:, None]
+    # A shrunk oracle: no convex combination can undo the shrinkage, QRA can.
+    shrunk = 0.5 * P
+    bases = [(f"b{j}", Precomputed(shrunk[:, j])) for j in range(3)]
+    agg = QuantileAggregator(bases, levels, random_state=0).fit(X, y)
+    assert agg.weighting == "auto"
+    assert agg.weighting_ == "qra"
+    assert set(agg.weighting_scores_) == {"global", "quantile", "qra"}
+    assert agg.weighting_scores_["qra"] < agg.weighting_scores_["quantile"]
+    assert agg.weights_.shape == (3, 7)
+    # It undoes the shrinkage: in-sample loss close to the oracle's.
+    oracle_loss = pinball_loss(y, P[:, 0], levels).sum()
+    assert pinball_loss(y, agg.predict(X), levels).sum() <= 1.01 * oracle_loss
+    assert agg.weights_[0].mean() > 1.5
+    qra = QuantileAggregator(bases, levels, weighting="qra", random_state=0).fit(X, y)
+    assert_allclose(agg.predict(X), qra.predict(X))
+    # With the oracle itself, convex weights lose nothing: the simplest
+    # candidate with the best inner score is picked, weights on the simplex.
+    bases = [(f"b{j}", Precomputed(P[:, j])) for j in range(3)]
+    agg = QuantileAggregator(bases, levels, random_state=0).fit(X, y)
+    assert agg.weighting_ in ("global", "quantile")
+    assert agg.weighting_scores_[agg.weighting_] == min(agg.weighting_scores_.values())
+    assert np.all(agg.weights_ >= 0)
+    # Deterministic under random_state; scores are mean summed pinball per row.
+    again = QuantileAggregator(bases, levels, random_state=0).fit(X, y)
+    assert again.weighting_scores_ == agg.weighting_scores_
+    oof_loss = pinball_loss(y, np.sort(P[:, 0], axis=1), levels).sum()
+    assert agg.weighting_scores_[agg.weighting_] == pytest.approx(oof_loss, rel=0.02)
+    # A fixed weighting records itself and no scores.
+    fixed = QuantileAggregator(bases, levels, weighting="global").fit(X, y)
+    assert fixed.weighting_ == "global" and fixed.weighting_scores_ is None
+
+
+def test_aggregator_auto_with_zero_sample_weights():
+    X, y = _hetero(200, 1)
+    sw = np.ones(200)
+    sw[:120] = 0  # whole inner folds may carry no weight
+    bases = [LINEAR_QR, ResidualQuantileModel()]
+    agg = QuantileAggregator(bases, [0.05, 0.5, 0.95], cv=3, random_state=0)
+    agg.fit(X, y, sample_weight=sw)
+    assert all(np.isfinite(v) for v in agg.weighting_scores_.values())
+    assert agg.weighting_ in ("global", "quantile", "qra")
+
+
+def test_aggregator_refit_false_predicts_with_fold_models():
+    X, y = _hetero(240, 8)
+    levels = [0.1, 0.5, 0.9]
+    bases = [("linear", LINEAR_QR), ("resid", ResidualQuantileModel(levels))]
+    common = {"weighting": "quantile", "cv": 4, "monotonic": None, "random_state": 0}
+    refit = QuantileAggregator(bases, levels, **common).fit(X, y)
+    cross = QuantileAggregator(bases, levels, refit=False, **common).fit(X, y)
+    # Same folds, so the same out-of-fold predictions and weights.
+    assert_allclose(cross.oof_predictions_, refit.oof_predictions_)
+    assert_allclose(cross.weights_, refit.weights_)
+    folds = list(KFold(4, shuffle=True, random_state=0).split(X))
+    prepared = [
+        MultiQuantileRegressor(LINEAR_QR, levels, monotonic=None),
+        ResidualQuantileModel(levels),
+    ]
+    for j, (name, _) in enumerate(bases):
+        fold_models = cross.named_estimators_[name].estimators_
+        assert len(fold_models) == 4
+        expected = np.mean(
+            [
+                clone(prepared[j]).fit(X[train], y[train]).predict(X[:20])
+                for train, _ in folds
+            ],
+            axis=0,
+        )
+        assert_allclose(cross.predict_bases(X[:20])[:, j], expected, atol=1e-8)
+    stacked = cross.predict_bases(X[:20])
+    assert_allclose(
+        cross.predict(X[:20]), np.einsum("npm,pm->nm", stacked, cross.weights_)
+    )
+    # The average baseline with refit=False averages the fold models too.
+    avg = QuantileAggregator(
+        bases, levels, weighting="average", refit=False, cv=4, random_state=0
+    ).fit(X, y)
+    assert avg.oof_predictions_.shape == (240, 2, 3)
+    assert_allclose(
+        avg.predict(X[:20]), np.sort(avg.predict_bases(X[:20]).mean(axis=1), axis=1)
+    )
+
+
+def _problems(n):
+    X, y = _hetero(n, 10, d=5)
     yield "hetero", X, y
-    X, y = make_friedman1(n_samples=1200, noise=1.0, random_state=0)
+    X, y = make_friedman1(n_samples=n, noise=1.0, random_state=0)
     yield "friedman1", X, y
-    X, y = make_friedman2(n_samples=1200, noise=50.0, random_state=0)
+    X, y = make_friedman2(n_samples=n, noise=50.0, random_state=0)
     yield "friedman2", X, y / 100
     rng = np.random.RandomState(3)
-    X = rng.uniform(-3, 3, (1200, 3))
-    yield (
-        "sine",
-        X,
-        np.sin(2 * X[:, 0])
-        + 0.3 * X[:, 1]
-        + rng.standard_t(4, 1200) * (0.2 + 0.3 * np.abs(X[:, 2])),
-    )
+    X = rng.uniform(-3, 3, (n, 3))
+    noise = rng.standard_t(4, n) * (0.2 + 0.3 * np.abs(X[:, 2]))
+    yield "sine", X, np.sin(2 * X[:, 0]) + 0.3 * X[:, 1] + noise
     X, y = load_diabetes(return_X_y=True)
     yield "diabetes", X, (y - y.mean()) / y.std()
 
 
 @pytest.mark.slow
 def test_aggregate_beats_best_base_on_most_problems():
-    levels = [0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95]
+    # The goal, on the benchmark's problems and bases at a smaller
+    # size: the default aggregator (weighting="auto", chosen by inner CV on the
+    # out-of-fold predictions) has a held-out WIS, averaged over two random
+    # splits, at most the best base's on at least 4 of 5 problems. The
+    # benchmark reports the same table over 8 splits at n=1500.
+    levels = [0.1, 0.5, 0.9]
     wins = 0
     with threadpool_limits(1):
-        for _, X, y in _problems():
-            X_tr, X_te, y_tr, y_te = train_test_split(X, y, random_state=0)
-            bases = [
-                ("linear", LINEAR_QR),
-                (
-                    "hgb",
-                    HistGradientBoostingRegressor(
-                        loss="quantile", max_iter=60, random_state=0
-                    ),
-                ),
-                ("resid", ResidualQuantileModel(levels)),
-            ]
-            agg = QuantileAggregator(bases, levels, random_state=0).fit(X_tr, y_tr)
-            base_wis = [
-                weighted_interval_score(y_te, np.sort(b, axis=1), levels).mean()
-                for b in agg.predict_bases(X_te).transpose(1, 0, 2)
-            ]
-            wins += -agg.score(X_te, y_te) <= min(base_wis)
+        for _, X, y in _problems(800):
+            ratios = []
+            for seed in (10, 11):
+                X_tr, X_te, y_tr, y_te = train_test_split(X, y, random_state=seed)
+                hgb = HistGradientBoostingRegressor(
+                    loss="quantile", max_iter=40, early_stopping=False, random_state=0
+                )
+                bases = [
+                    ("hgb", hgb),
+                    ("hgb_shallow", clone(hgb).set_params(max_leaf_nodes=4)),
+                    ("resid", ResidualQuantileModel(levels)),
+                ]
+                agg = QuantileAggregator(bases, levels, random_state=seed)
+                agg.fit(X_tr, y_tr)
+                base_wis = [
+                    weighted_interval_score(y_te, np.sort(b, axis=1), levels).mean()
+                    for b in agg.predict_bases(X_te).transpose(1, 0, 2)
+                ]
+                ratios.append(-agg.score(X_te, y_te) / min(base_wis))
+            wins += np.mean(ratios) <= 1
     assert wins >= 4
 
 

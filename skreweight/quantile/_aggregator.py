@@ -5,7 +5,6 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone
-from sklearn.linear_model import QuantileRegressor
 from sklearn.model_selection import KFold, check_cv
 from sklearn.utils import check_random_state
 from sklearn.utils.parallel import Parallel, delayed
@@ -26,7 +25,8 @@ from skreweight.quantile._local import (
     gate_features,
     import_torch,
 )
-from skreweight.quantile._lp import solve_simplex_pinball
+from skreweight.quantile._lp import solve_linear_pinball, solve_simplex_pinball
+from skreweight.quantile._metrics import pinball_loss
 from skreweight.quantile._monotonize import _monotonize
 from skreweight.quantile._multi import MultiQuantileRegressor
 from skreweight.utils._sklearn_fixes import (
@@ -39,7 +39,12 @@ from skreweight.utils._sklearn_fixes import (
 
 __all__ = ["QuantileAggregator"]
 
-_TRAINED = ("global", "quantile", "fine", "qra", "local")
+_TRAINED = ("auto", "global", "quantile", "fine", "qra", "local")
+# Candidates of weighting="auto", simplest first (ties go to the first).
+_AUTO_CANDIDATES = ("global", "quantile", "qra")
+# Largest number of rows of the inner cross-validation of weighting="auto".
+_AUTO_MAX_ROWS = 10_000
+_AUTO_FOLDS = 5
 
 
 def _prepare_base(estimator, quantiles):
@@ -58,7 +63,7 @@ def _fit_predict_fold(estimator, X, y, sample_weight, train, test, n_quantiles):
     X_train = _safe_indexing(X, train)
     sw = None if sample_weight is None else sample_weight[train]
     estimator = fit_estimator(estimator, X_train, y[train], sw)
-    return _predict_base(estimator, _safe_indexing(X, test), n_quantiles)
+    return estimator, _predict_base(estimator, _safe_indexing(X, test), n_quantiles)
 
 
 def _fit_full(estimator, X, y, sample_weight):
@@ -66,21 +71,56 @@ def _fit_full(estimator, X, y, sample_weight):
 
 
 def _fit_qra(features, y, tau, sample_weight):
-    model = QuantileRegressor(quantile=float(tau), alpha=0.0, solver="highs")
-    model.fit(features, y, sample_weight=sample_weight)
-    return model.coef_, model.intercept_
+    coef, intercept, _ = solve_linear_pinball(features, y, float(tau), sample_weight)
+    return coef, intercept
+
+
+class _CrossFitAverage:
+    """A base model predicting the mean of its cross-fitted fold models.
+
+    Used by ``QuantileAggregator(refit=False)``: ``estimators_`` holds the
+    ``K`` models fitted on the training folds.
+    """
+
+    def __init__(self, estimators):
+        self.estimators_ = estimators
+
+    def predict(self, X):
+        total = 0.0
+        for est in self.estimators_:
+            pred = np.asarray(est.predict(X), dtype=float)
+            total = total + pred.reshape(pred.shape[0], -1)
+        return total / len(self.estimators_)
+
+    def __repr__(self):
+        return f"_CrossFitAverage(<{len(self.estimators_)} fold models>)"
+
+
+def _combine_static(stacked, weighting, weights, intercept):
+    """Aggregate base predictions (n, p, m) with fixed weights into (n, m)."""
+    if weighting == "median":
+        return np.median(stacked, axis=1)
+    if weighting in ("global", "average"):
+        return np.einsum("npm,p->nm", stacked, weights)
+    if weighting in ("quantile", "qra"):
+        return np.einsum("npm,pm->nm", stacked, weights) + intercept
+    n = stacked.shape[0]
+    return stacked.reshape(n, -1) @ weights
 
 
 class QuantileAggregator(QuantileRegressorMixin, BaseEstimator):
     """Weighted ensemble of quantile models fitted on out-of-fold predictions.
 
     The aggregate of ``p`` base models ``g_j(x) in R^m`` is, at each level
-    ``tau``, a convex combination of base quantiles. Its weights minimise the
+    ``tau``, a weighted combination of base quantiles. Its weights minimise the
     (weighted) pinball loss summed over levels, which is half the weighted
     interval score, on cross-fitted (out-of-fold) base predictions; the bases
-    are then refitted on all rows. Weighted averaging cannot widen the
-    spread of the bases, is scale-equivariant, and the weights are solved
-    exactly as linear programs (HiGHS).
+    are then refitted on all rows (or, with ``refit=False``, the fold models
+    are averaged). The simplex weightings are convex combinations, cannot
+    widen the spread of the bases and are scale-equivariant; all weights are
+    solved exactly as linear programs (HiGHS). The default ``"auto"`` picks
+    the weighting by an inner cross-validation of the out-of-fold
+    predictions.
 
     Read more in the :ref:`User Guide <quantile>`.
 
@@ -96,10 +136,18 @@ class QuantileAggregator(QuantileRegressorMixin, BaseEstimator):
         Quantile levels in (0, 1), distinct; they are sorted. ``None`` means
         the 19 levels 0.05, 0.10, ..., 0.95.
 
-    weighting : {"global", "quantile", "fine", "local", "average", "median", \
-            "qra"}, default="quantile"
+    weighting : {"auto", "global", "quantile", "fine", "local", "average", \
+            "median", "qra"}, default="auto"
         How base predictions are combined:
 
+        - ``"auto"``: the one of ``"global"``, ``"quantile"`` and ``"qra"``
+          with the lowest pinball loss in a 5-fold cross-validation of the
+          weight fit on the out-of-fold predictions (at most 10,000 seeded
+          rows; no base model is refitted; ties go to the simpler, in that
+          order). The choice is ``weighting_``, the scores
+          ``weighting_scores_``. Convex weights cannot undo a bias shared
+          by the bases (e.g. shrunk boosting predictions) and QRA can;
+          QRA overfits with few rows, where convex weights win;
         - ``"global"``: one simplex weight per base, shared by all levels
           (``p`` weights, one LP over all rows and levels);
         - ``"quantile"``: one simplex of base weights per level (``p * m``
@@ -128,6 +176,17 @@ class QuantileAggregator(QuantileRegressorMixin, BaseEstimator):
 
     monotonic : {"sort", "isotonic"} or None, default="sort"
         Crossing repair applied to the aggregate (see :func:`monotonize`).
+
+    refit : bool, default=True
+        Whether to refit the bases on all rows after the weights are fitted
+        (stacking). With ``False`` each base predicts the mean of its ``cv``
+        fold models, the very models whose out-of-fold predictions the
+        weights were fitted on (cross-fit, "bagged" prediction): one fit per
+        base is saved, prediction costs ``cv`` times more. It removes the
+        mismatch between weights learned on models fitted on ``(K - 1) / K``
+        of the rows and applied to models fitted on all rows; on small
+        problems (about 1,000 rows) it gave a lower held-out WIS (see the
+        User Guide).
 
     local_params : dict, default=None
         Settings of ``weighting="local"`` (ignored otherwise); missing keys
@@ -174,17 +233,28 @@ class QuantileAggregator(QuantileRegressorMixin, BaseEstimator):
     Attributes
     ----------
     estimators_ : list of estimators
-        The bases refitted on all rows.
+        The bases refitted on all rows; with ``refit=False``, per base an
+        object whose ``predict`` averages its fold models (listed in its
+        ``estimators_``).
 
     named_estimators_ : dict
         The refitted bases by name.
 
     oof_predictions_ : ndarray of shape (n_samples, n_estimators, n_quantiles)
         Out-of-fold base predictions the weights were fitted on; ``None``
-        for ``"average"`` and ``"median"``.
+        for ``"average"`` and ``"median"`` with ``refit=True``.
+
+    weighting_ : str
+        The weighting used: ``weighting``, or the one ``"auto"`` picked.
+
+    weighting_scores_ : dict or None
+        For ``"auto"``, the inner cross-validated loss of each candidate
+        (mean over rows of the summed pinball loss of the monotonised
+        aggregate, weighted by ``sample_weight``); ``None`` otherwise.
 
     weights_ : ndarray or None
-        ``(n_estimators,)`` for ``"global"`` and ``"average"``;
+        Those of ``weighting_``: ``(n_estimators,)`` for ``"global"`` and
+        ``"average"``;
         ``(n_estimators, n_quantiles)`` for ``"quantile"`` and ``"qra"``
         (regression coefficients there); ``(n_estimators * n_quantiles,
         n_quantiles)`` for ``"fine"``, where row ``j * n_quantiles + k`` is
@@ -223,9 +293,14 @@ class QuantileAggregator(QuantileRegressorMixin, BaseEstimator):
 
     Notes
     -----
-    As in stacking, the weights are learned on models fitted on
-    ``(K - 1) / K`` of the rows and applied to models fitted on all rows.
-    Tune the bases inside the folds or on separate data; bases tuned on the
+    As in stacking, with ``refit=True`` the weights are learned on models
+    fitted on ``(K - 1) / K`` of the rows and applied to models fitted on all
+    rows; ``refit=False`` applies them to the fold models themselves.
+    ``"auto"`` and ``"qra"`` may give weights outside the simplex (QRA is an
+    unconstrained linear quantile regression with intercept); the LP of QRA is
+    solved through its dual, much faster than
+    :class:`~sklearn.linear_model.QuantileRegressor` and with the same
+    optimum. Tune the bases inside the folds or on separate data; bases tuned on the
     same rows make the out-of-fold predictions optimistic.
 
     ``sample_weight`` enters the weight objective and is passed to every base
@@ -277,6 +352,15 @@ class QuantileAggregator(QuantileRegressorMixin, BaseEstimator):
     array([0.56, 0.44])
     >>> agg.predict(X[:2]).shape
     (2, 3)
+
+    The default ``weighting="auto"`` picks the weighting by inner
+    cross-validation:
+
+    >>> auto = agg.set_params(weighting="auto").fit(X, y)
+    >>> auto.weighting_
+    'quantile'
+    >>> {name: round(score, 3) for name, score in auto.weighting_scores_.items()}
+    {'global': 1.295, 'quantile': 1.27, 'qra': 1.303}
     """
 
     _parameter_constraints: dict = {
@@ -284,10 +368,20 @@ class QuantileAggregator(QuantileRegressorMixin, BaseEstimator):
         "quantiles": ["array-like", Real, None],
         "weighting": [
             StrOptions(
-                {"global", "quantile", "fine", "local", "average", "median", "qra"}
+                {
+                    "auto",
+                    "global",
+                    "quantile",
+                    "fine",
+                    "local",
+                    "average",
+                    "median",
+                    "qra",
+                }
             )
         ],
         "cv": ["cv_object"],
+        "refit": ["boolean"],
         "monotonic": [StrOptions({"sort", "isotonic"}), None],
         "local_params": [dict, None],
         "max_lp_rows": [Interval(Integral, 1, None, closed="left")],
@@ -299,10 +393,11 @@ class QuantileAggregator(QuantileRegressorMixin, BaseEstimator):
         self,
         estimators,
         quantiles=None,
-        weighting="quantile",
+        weighting="auto",
         cv=5,
         monotonic="sort",
         *,
+        refit=True,
         local_params=None,
         max_lp_rows=2_000_000,
         n_jobs=None,
@@ -313,6 +408,7 @@ class QuantileAggregator(QuantileRegressorMixin, BaseEstimator):
         self.weighting = weighting
         self.cv = cv
         self.monotonic = monotonic
+        self.refit = refit
         self.local_params = local_params
         self.max_lp_rows = max_lp_rows
         self.n_jobs = n_jobs
@@ -381,9 +477,12 @@ class QuantileAggregator(QuantileRegressorMixin, BaseEstimator):
         bases = [_prepare_base(est, quantiles) for _, est in named]
 
         trained = self.weighting in _TRAINED
-        tasks = [delayed(_fit_full)(clone(b), X, y, sample_weight) for b in bases]
+        cross_fit = trained or not self.refit
+        tasks = []
+        if self.refit:
+            tasks = [delayed(_fit_full)(clone(b), X, y, sample_weight) for b in bases]
         splits = []
-        if trained:
+        if cross_fit:
             cv = self.cv
             if isinstance(cv, Integral):
                 cv = KFold(cv, shuffle=True, random_state=self.random_state)
@@ -397,34 +496,43 @@ class QuantileAggregator(QuantileRegressorMixin, BaseEstimator):
                 for b in bases
             ]
         results = Parallel(n_jobs=self.n_jobs)(tasks)
-        self.estimators_ = results[: len(bases)]
+        n_full = len(bases) if self.refit else 0
+        oof = None
+        if cross_fit:
+            oof = np.full((n_samples, len(bases), n_quantiles), np.nan)
+            fold_models = [[] for _ in bases]
+            fold_results = iter(results[n_full:])
+            for _, test in splits:
+                for j in range(len(bases)):
+                    model, oof[test, j] = next(fold_results)
+                    fold_models[j].append(model)
+            if np.isnan(oof).any():
+                raise ValueError(
+                    "cv must put every row in exactly one test fold to give "
+                    "out-of-fold predictions for all rows; use a KFold-like "
+                    "splitter."
+                )
+        if self.refit:
+            self.estimators_ = results[:n_full]
+        else:
+            self.estimators_ = [_CrossFitAverage(models) for models in fold_models]
         self.named_estimators_ = dict(
             zip([name for name, _ in named], self.estimators_)
         )
         self.quantiles_ = quantiles
         self.intercept_ = np.zeros(n_quantiles)
         self.weight_gate_ = None
+        self.weighting_ = self.weighting
+        self.weighting_scores_ = None
+        self.oof_predictions_ = oof
 
         if not trained:
-            self.oof_predictions_ = None
             self.weights_ = (
                 np.full(len(bases), 1.0 / len(bases))
                 if self.weighting == "average"
                 else None
             )
             return self
-
-        oof = np.full((n_samples, len(bases), n_quantiles), np.nan)
-        fold_preds = iter(results[len(bases) :])
-        for _, test in splits:
-            for j in range(len(bases)):
-                oof[test, j] = next(fold_preds)
-        if np.isnan(oof).any():
-            raise ValueError(
-                "cv must put every row in exactly one test fold to give "
-                "out-of-fold predictions for all rows; use a KFold-like splitter."
-            )
-        self.oof_predictions_ = oof
         if local_params is not None:
             self.weight_gate_ = fit_local_gate(
                 X_gate,
@@ -438,10 +546,55 @@ class QuantileAggregator(QuantileRegressorMixin, BaseEstimator):
             rows = slice(None) if sample_weight is None else sample_weight > 0
             self.weights_ = self.weight_gate_.predict_weights(X_gate[rows]).mean(axis=0)
             return self
+        if self.weighting == "auto":
+            self.weighting_scores_ = self._score_candidates(
+                oof, y, quantiles, sample_weight
+            )
+            self.weighting_ = min(
+                _AUTO_CANDIDATES, key=lambda name: self.weighting_scores_[name]
+            )
         self.weights_, self.intercept_ = self._solve_weights(
-            oof, y, quantiles, sample_weight
+            oof, y, quantiles, sample_weight, self.weighting_
         )
         return self
+
+    def _score_candidates(self, oof, y, quantiles, sample_weight):
+        """Inner cross-validated pinball loss of each ``"auto"`` candidate.
+
+        The weights of every candidate are fitted on ``_AUTO_FOLDS - 1``
+        inner folds of the out-of-fold predictions and scored (monotonised
+        like ``predict``) on the remaining fold; no base model is refitted.
+        """
+        n_samples = oof.shape[0]
+        rng = check_random_state(self.random_state)
+        rows = np.arange(n_samples)
+        if n_samples > _AUTO_MAX_ROWS:
+            rows = np.sort(rng.choice(n_samples, size=_AUTO_MAX_ROWS, replace=False))
+        n_folds = min(_AUTO_FOLDS, rows.size)
+        seed = rng.randint(np.iinfo(np.int32).max)
+        folds = KFold(n_folds, shuffle=True, random_state=seed).split(rows)
+        totals = dict.fromkeys(_AUTO_CANDIDATES, 0.0)
+        for train, test in folds:
+            train, test = rows[train], rows[test]
+            sw_train = None if sample_weight is None else sample_weight[train]
+            sw_test = None if sample_weight is None else sample_weight[test]
+            if sw_test is not None and not sw_test.sum() > 0:
+                continue  # a fold of zero-weight rows scores nothing
+            for name in _AUTO_CANDIDATES:
+                weights, intercept = self._solve_weights(
+                    oof[train], y[train], quantiles, sw_train, name
+                )
+                pred = _monotonize(
+                    _combine_static(oof[test], name, weights, intercept),
+                    self.monotonic,
+                )
+                loss = pinball_loss(y[test], pred, quantiles, sample_weight=sw_test)
+                weight = test.size if sw_test is None else sw_test.sum()
+                totals[name] += float(loss.sum()) * weight
+        total_weight = (
+            rows.size if sample_weight is None else float(sample_weight[rows].sum())
+        )
+        return {name: float(value / total_weight) for name, value in totals.items()}
 
     def _row_subsample(self, n_samples, n_per_row, sample_weight):
         """Rows used by the LPs (all, or a seeded subsample)."""
@@ -458,10 +611,10 @@ class QuantileAggregator(QuantileRegressorMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         return np.sort(rng.choice(n_samples, size=max_rows, replace=False))
 
-    def _solve_weights(self, oof, y, quantiles, sample_weight):
+    def _solve_weights(self, oof, y, quantiles, sample_weight, weighting):
         n_samples, p, m = oof.shape
         intercept = np.zeros(m)
-        if self.weighting == "qra":
+        if weighting == "qra":
             rows = self._row_subsample(n_samples, 1, sample_weight)
             sw = None if sample_weight is None else sample_weight[rows]
             fits = Parallel(n_jobs=self.n_jobs)(
@@ -470,7 +623,7 @@ class QuantileAggregator(QuantileRegressorMixin, BaseEstimator):
             )
             coef = np.column_stack([c for c, _ in fits])
             return coef, np.array([b for _, b in fits])
-        if self.weighting == "global":
+        if weighting == "global":
             rows = self._row_subsample(n_samples, m, sample_weight)
             A = oof[rows].transpose(0, 2, 1).reshape(-1, p)
             target = np.repeat(y[rows], m)
@@ -480,7 +633,7 @@ class QuantileAggregator(QuantileRegressorMixin, BaseEstimator):
             return w, intercept
         rows = self._row_subsample(n_samples, 1, sample_weight)
         sw = None if sample_weight is None else sample_weight[rows]
-        if self.weighting == "quantile":
+        if weighting == "quantile":
             designs = (oof[rows, :, k] for k in range(m))
         else:  # fine
             flat = oof[rows].reshape(rows.size, p * m)
@@ -493,16 +646,9 @@ class QuantileAggregator(QuantileRegressorMixin, BaseEstimator):
 
     def _combine(self, stacked, X=None):
         """Aggregate base predictions of shape (n, p, m) into (n, m)."""
-        if self.weighting == "local":
+        if self.weighting_ == "local":
             return self.weight_gate_.combine(X, stacked)
-        if self.weighting == "median":
-            return np.median(stacked, axis=1)
-        if self.weighting in ("global", "average"):
-            return np.einsum("npm,p->nm", stacked, self.weights_)
-        if self.weighting in ("quantile", "qra"):
-            return np.einsum("npm,pm->nm", stacked, self.weights_) + self.intercept_
-        n = stacked.shape[0]
-        return stacked.reshape(n, -1) @ self.weights_
+        return _combine_static(stacked, self.weighting_, self.weights_, self.intercept_)
 
     def predict_bases(self, X):
         """Predict every level with every refitted base model.
@@ -536,7 +682,7 @@ class QuantileAggregator(QuantileRegressorMixin, BaseEstimator):
             non-decreasing unless ``monotonic=None``.
         """
         check_is_fitted(self)
-        if self.weighting != "local":
+        if self.weighting_ != "local":
             return _monotonize(self._combine(self.predict_bases(X)), self.monotonic)
         X = self._check_predict_X(X)
         return _monotonize(self._combine(self.predict_bases(X), X), self.monotonic)

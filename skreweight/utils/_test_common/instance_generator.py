@@ -55,6 +55,16 @@ def _init_params():
             "weighting": "quantile",
             "cv": 3,
         },
+        {
+            "estimators": [
+                ("linear", _linear_qr),
+                ("ridge", QuantileRegressor(alpha=0.1, solver="highs")),
+            ],
+            "quantiles": [0.1, 0.5, 0.9],
+            "weighting": "auto",
+            "refit": False,
+            "cv": 3,
+        },
     ]
     params["ConformalQuantileRegressor"] = [
         {
