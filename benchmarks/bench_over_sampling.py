@@ -17,7 +17,8 @@ which differs where imbalanced-learn misses the requested counts.
 without the samplers that take minutes at that size on a 2-core machine
 (SVMSMOTE's SVC at 200k rows; ADASYN/Borderline at 200k x 20 with 10 %
 minority, whose 20k x 200k neighbour query costs ~1 min per run in both
-libraries; SMOTEENN at 200k x 20 with 10 % minority, ~5 min per run).
+libraries; SMOTEENN at 200k x 20 with 10 % minority, ~1 min per run).
+``--setups 0,2`` runs only some of the three setups.
 
 imbalanced-learn's SMOTETomek / SMOTEENN runs at 100k rows or more are made in
 a child process and stopped after ``--anchor-timeout`` seconds (default 300):
@@ -146,6 +147,12 @@ def main():
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--only", default=None, help="comma-separated samplers")
     parser.add_argument(
+        "--setups",
+        default=None,
+        help="comma-separated setup numbers to run (0: 200k x 20 1%%, "
+        "1: 200k x 20 10%%, 2: 20k x 200 1%%); default all",
+    )
+    parser.add_argument(
         "--budget", type=float, default=120.0, help="seconds per cell before stopping"
     )
     parser.add_argument(
@@ -164,7 +171,8 @@ def main():
     )
     print(header)
     print("-" * len(header))
-    for label, n, d, share, quick in SETUPS:
+    setups = [SETUPS[int(i)] for i in args.setups.split(",")] if args.setups else SETUPS
+    for label, n, d, share, quick in setups:
         X, y = _data(n, d, share)
         for name in SAMPLERS if args.full else quick:
             if only is not None and name not in only:

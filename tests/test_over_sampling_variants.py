@@ -270,8 +270,101 @@ def test_pruned_cleaning_equals_full_search(sampler):
         enn = _enn_keep(X_res, y_res, 3)
         np.testing.assert_array_equal(tomek_keep_pruned(X_res, y_res, bound1), tomek)
         np.testing.assert_array_equal(enn_keep_pruned(X_res, y_res, bound3, 3), enn)
+        np.testing.assert_array_equal(
+            enn_keep_pruned(X_res, y_res, bound3, 3, None, len(X), smote.provenance_),
+            enn,
+        )
         n_removed += np.count_nonzero(~tomek) + np.count_nonzero(~enn)
     assert n_removed > 0
+
+
+@pytest.mark.parametrize("sampler", ["SMOTE", "BorderlineSMOTE", "ADASYN"])
+def test_enn_bounds_decide_only_kept_rows(sampler):
+    # Rows that the distance bounds keep without a search are kept by the
+    # all-rows search; on these problems (binary and 3-class, float32 and
+    # rounded rows) the bounds decide most rows of every class.
+    from skreweight.over_sampling._combine import _enn_keep
+    from skreweight.over_sampling._neighbors import _same_class_bounds, enn_decided
+
+    for seed, X, y in _cleaning_problems():
+        X = X.astype(np.float32) if seed == 1 else X
+        smote = getattr(ours, sampler)(random_state=seed)
+        X_res, y_res = smote.fit_resample(X, y)
+        bound = _same_class_bounds(X_res, y_res, len(X), smote.provenance_, 3)
+        decided = enn_decided(X_res, y_res, 3, bound, len(X), smote.provenance_)
+        if seed == 3:  # balanced classes, nothing over-sampled: no bounds
+            assert decided is None
+            continue
+        enn = _enn_keep(X_res, y_res, 3)
+        assert enn[decided].all()
+        for label in np.unique(y_res):
+            assert decided[y_res == label].mean() > 0.2
+
+
+def test_enn_bounds_high_dimension():
+    # Above 32 features only the rows with provenance bounds are decided (no
+    # leaf bounds); the result still equals the all-rows search.
+    from skreweight.over_sampling._combine import _enn_keep
+    from skreweight.over_sampling._neighbors import (
+        _same_class_bounds,
+        enn_decided,
+        enn_keep_pruned,
+    )
+
+    X, y = make_classification(
+        n_samples=600, n_features=40, n_informative=5, weights=[0.9], random_state=0
+    )
+    smote = ours.SMOTE(random_state=0)
+    X_res, y_res = smote.fit_resample(X, y)
+    bound = _same_class_bounds(X_res, y_res, len(X), smote.provenance_, 3)
+    decided = enn_decided(X_res, y_res, 3, bound, len(X), smote.provenance_)
+    enn = _enn_keep(X_res, y_res, 3)
+    assert enn[decided].all() and decided[len(X) :].mean() > 0.5
+    np.testing.assert_array_equal(
+        enn_keep_pruned(X_res, y_res, bound, 3, None, len(X), smote.provenance_), enn
+    )
+
+
+def test_enn_bounds_fallback_runs_full_search():
+    # Without provenance on balanced classes the bounds would cost as much as
+    # the search: none are computed, every row is searched. With labels at
+    # random the bounds decide almost no row; the exact search does the rest.
+    from skreweight.over_sampling._combine import _enn_keep
+    from skreweight.over_sampling._neighbors import enn_decided, enn_keep_pruned
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(400, 3))
+    y = rng.randint(0, 2, size=400)
+    assert enn_decided(X, y, 3) is None
+    np.testing.assert_array_equal(enn_keep_pruned(X, y, None, 3), _enn_keep(X, y, 3))
+    X = rng.normal(size=(2000, 3))
+    y = (rng.rand(2000) < 0.05).astype(int)
+    smote = ours.SMOTE(random_state=0)
+    X_res, y_res = smote.fit_resample(X, y)
+    y_res = rng.permutation(y_res)
+    decided = enn_decided(X_res, y_res, 3, None, len(X), smote.provenance_)
+    assert decided.mean() < 0.05
+    np.testing.assert_array_equal(
+        enn_keep_pruned(X_res, y_res, None, 3, None, len(X), smote.provenance_),
+        _enn_keep(X_res, y_res, 3),
+    )
+
+
+@pytest.mark.parametrize("sampler", ["SMOTE", "ADASYN"])
+def test_smoteenn_multiclass_matches_imblearn_enn(sampler):
+    # The bound path on a 3-class problem keeps exactly the rows that
+    # imbalanced-learn's EditedNearestNeighbours(sampling_strategy="all")
+    # keeps on the same over-sampled data.
+    from imblearn.under_sampling import EditedNearestNeighbours
+
+    X, y = _multi()
+    smote = getattr(ours, sampler)(random_state=0)
+    a = ours.SMOTEENN(smote=smote).fit_resample(X, y)
+    enn = EditedNearestNeighbours(sampling_strategy="all")
+    b = ours.SMOTEENN(smote=smote, enn=enn).fit_resample(X, y)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    assert len(np.unique(a[1])) == 3 and len(a[1]) < len(smote.fit_resample(X, y)[1])
 
 
 def test_same_class_bounds_are_upper_bounds():

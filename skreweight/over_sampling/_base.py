@@ -15,8 +15,8 @@ from skreweight.utils._sklearn_fixes import HasMethods, Interval
 
 __all__ = ["BaseSMOTE"]
 
-# Rows written per chunk when synthetic rows are assembled.
-_CHUNK_ROWS = 1 << 15
+# Bytes of synthetic rows written per chunk when they are assembled.
+_CHUNK_BYTES = 1 << 20
 # Largest n * n distance matrix searched with plain numpy.
 _SMALL_SEARCH_ENTRIES = 1 << 23
 
@@ -141,13 +141,15 @@ def _interpolate(X, seed, partner, gap, out=None):
         return sparse.csr_matrix(new, dtype=X.dtype).asformat(X.format)
     if out is None:
         out = np.empty((seed.size, X.shape[1]), dtype=X.dtype)
-    for start in range(0, seed.size, _CHUNK_ROWS):
-        sl = slice(start, start + _CHUNK_ROWS)
+    # small chunks written in place: the temporaries stay in cache
+    rows = max(1, _CHUNK_BYTES // max(1, X.shape[1] * X.itemsize))
+    for start in range(0, seed.size, rows):
+        sl = slice(start, start + rows)
         base = X[seed[sl]]
-        diffs = X[partner[sl]] - base
-        new = gap[sl, np.newaxis] * diffs
-        new += base
-        out[sl] = new
+        chunk = out[sl]
+        np.subtract(X[partner[sl]], base, out=chunk)
+        chunk *= gap[sl, np.newaxis]
+        chunk += base
     return out
 
 

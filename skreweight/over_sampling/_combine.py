@@ -21,10 +21,6 @@ from skreweight.utils._sklearn_fixes import HasMethods
 
 __all__ = ["SMOTEENN", "SMOTETomek"]
 
-# Above this many features the k-d tree ball counts of the pruned ENN cost
-# more than the brute-force search they save (measured at 20k x 200).
-_MAX_PRUNED_FEATURES = 32
-
 
 def _tomek_keep(X, y, n_jobs=None):
     """Mask of the rows that are not an end of a Tomek link (vectorised)."""
@@ -278,13 +274,21 @@ class SMOTEENN(_BaseCombine):
     keep their order: originals first (``sample_indices_``), then the
     synthetic rows.
 
-    When the over-sampler exposes ``provenance_`` (dense input, at most 32
-    features), a synthetic
-    row whose three nearest known same-class rows (seed, partner, siblings)
-    are all closer than any other-class row is kept without a search; the
-    other rows are searched exactly, so the result equals the all-rows
-    search. Rows of a class that was not over-sampled have no such bound and
-    are always searched: they bound the run time on large data.
+    Most rows are kept without a neighbour search, by a proof that their
+    three nearest rows share their class: an upper bound on the distance to
+    the third nearest same-class row (known same-class rows from
+    ``provenance_``, or the exact value inside a leaf of a spatial partition
+    of the class) below a lower bound on the distance to any other-class
+    row. The lower bound uses that every synthetic row lies on the segment
+    between its seed and its partner: the squared distance to a point of a
+    segment follows from the squared distances to its two ends, so one
+    product of the rows with the few segment ends replaces the search over
+    all synthetic rows. Only the rows near the class border (about 1 % of
+    the majority class at 200,000 x 20 with 1 % minority, 4 % with 10 %)
+    are searched exactly, with the same
+    :class:`~sklearn.neighbors.NearestNeighbors` query as the full search,
+    so the result equals imbalanced-learn's. Without ``provenance_`` (or on
+    sparse input) every row is searched.
 
     References
     ----------
@@ -325,12 +329,11 @@ class SMOTEENN(_BaseCombine):
 
     def _clean(self, X, y):
         if self.enn is None:
-            bound = None
-            if X.shape[1] <= _MAX_PRUNED_FEATURES:
-                bound = self._bounds(X, y, 3)
-            if bound is None:
+            if sparse.issparse(X):
                 return _enn_keep(X, y, 3, self.n_jobs)
-            return enn_keep_pruned(X, y, bound, 3, self.n_jobs)
+            bound = self._bounds(X, y, 3)
+            n_original, provenance = self._provenance_bounds or (None, None)
+            return enn_keep_pruned(X, y, bound, 3, self.n_jobs, n_original, provenance)
         self.enn_ = clone(self.enn)
         self.enn_.fit_resample(X, y)
         keep = np.zeros(X.shape[0], dtype=bool)
