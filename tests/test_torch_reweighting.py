@@ -155,6 +155,46 @@ def test_ghm_known_answer_and_mmdet_loop():
     assert abs(weights.mean().item() - 1) < 1e-5
 
 
+@pytest.mark.parametrize("make", [GHMReweighting, FocalReweighting])
+def test_true_class_probability_from_cross_entropy_losses(make):
+    # TorchClassifier with its default loss tells the strategy that the losses
+    # are the cross-entropy of the logits; the weights must not change.
+    torch.manual_seed(0)
+    logits = torch.randn(256, 4) * 3
+    targets = torch.randint(0, 4, (256,))
+    losses = torch.nn.functional.cross_entropy(logits, targets, reduction="none")
+    from_logits = make()(losses, logits=logits, targets=targets)
+    strategy = make().reset(n_samples=256, targets=targets, n_classes=4)
+    strategy._cross_entropy_losses = True
+    from_losses = strategy(losses, logits=torch.zeros_like(logits), targets=targets)
+    torch.testing.assert_close(from_losses, from_logits, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("criterion", [None, "custom"])
+def test_classifier_flags_cross_entropy_losses_only_for_its_own_loss(criterion):
+    from skreweight.torch import TorchClassifier
+
+    X = np.random.default_rng(0).normal(size=(40, 3)).astype(np.float32)
+    y = np.arange(40) % 2
+    if criterion == "custom":
+
+        def criterion(outputs, targets, reduction="none"):
+            return torch.nn.functional.cross_entropy(
+                outputs, targets, reduction=reduction, label_smoothing=0.1
+            )
+
+    clf = TorchClassifier(
+        hidden_layer_sizes=(4,),
+        max_epochs=1,
+        batch_size=20,
+        criterion=criterion,
+        reweighting=GHMReweighting(),
+        random_state=0,
+    ).fit(X, y)
+    assert clf.reweighting_._cross_entropy_losses is (criterion is None)
+    assert not clf.reweighting._cross_entropy_losses
+
+
 def test_ghm_momentum_starts_from_first_batch():
     torch.manual_seed(0)
     logits, targets = torch.randn(64, 3), torch.randint(0, 3, (64,))

@@ -301,15 +301,16 @@ class _BaseTorchEstimator(BaseEstimator):
             )
 
     def _requested(self, strategy, outputs, targets, indices, groups, inputs):
+        requires = getattr(strategy, "requires", ())
         available = {
-            "logits": outputs,
+            "logits": outputs.detach() if "logits" in requires else None,
             "targets": targets,
             "indices": indices,
             "groups": groups,
             "inputs": inputs,
             "module": self.module_,
         }
-        return {name: available[name] for name in getattr(strategy, "requires", ())}
+        return {name: available[name] for name in requires}
 
     # --------------------------------------------------------------- training
     def _start(self, X, y, sample_weight, groups, n_outputs, seed):
@@ -343,6 +344,8 @@ class _BaseTorchEstimator(BaseEstimator):
                 device=self.device_,
                 task=self._task,
             )
+            if self._task == "classification" and self.criterion is None:
+                self.reweighting_._cross_entropy_losses = True
         self.sampler_ = None
         if self.sampler is not None:
             self.sampler_ = clone(self.sampler, safe=False)
@@ -386,11 +389,13 @@ class _BaseTorchEstimator(BaseEstimator):
         def weights_for(outputs, losses):
             weights = sb
             if strategy is not None:
-                requested = self._requested(strategy, outputs.detach(), yb, idx, gb, xb)
+                requested = self._requested(strategy, outputs, yb, idx, gb, xb)
                 dynamic = strategy(
                     losses.detach(), step=self.t_, epoch=epoch, **requested
                 )
-                weights = weights * dynamic.reshape(-1)
+                if dynamic.ndim != 1:
+                    dynamic = dynamic.reshape(-1)
+                weights = weights * dynamic
             if batch_weights is not None:
                 weights = weights * batch_weights(idx).to(weights.dtype)
             return weights

@@ -42,6 +42,10 @@ class _BaseReweighting(_TorchComponent):
     _classification_only = False
     _needs_reset = False
     _needs_grad = False
+    # Set by TorchClassifier after ``reset`` when the losses it passes are the
+    # plain cross-entropy of ``logits``: the true-class probability is then
+    # ``exp(-loss)``, two cheap operations instead of a log-softmax per step.
+    _cross_entropy_losses = False
 
     def reset(
         self,
@@ -98,6 +102,7 @@ class _BaseReweighting(_TorchComponent):
         self.n_samples_ = n_samples
         self.n_epochs_ = n_epochs
         self.task_ = task
+        self._cross_entropy_losses = False
         self.history_ = []
         self._stats = None
         self._reset(
@@ -151,11 +156,19 @@ class _BaseReweighting(_TorchComponent):
                 f"{type(self).__name__} needs {missing} for every batch; pass them "
                 "as keyword arguments."
             )
+        # Tensor operations are skipped when they would be no-ops: at a few
+        # microseconds each they are a visible share of a small CPU step.
+        if losses.requires_grad:
+            losses = losses.detach()
+        if losses.dtype != torch.float32:
+            losses = losses.float()
+        if losses.ndim != 1:
+            losses = losses.reshape(-1)
         grad_mode = torch.enable_grad() if self._needs_grad else torch.no_grad()
         with grad_mode:
-            losses = losses.detach().float().reshape(-1)
             weights = self._weights(losses, step=step, epoch=epoch, **requested)
-        weights = weights.detach()
+        if weights.requires_grad:
+            weights = weights.detach()
         self._accumulate(weights)
         return weights
 
@@ -199,6 +212,12 @@ class _BaseReweighting(_TorchComponent):
         self.history_.append(record)
         self._stats = None
         return record
+
+
+def _probability_of_target(strategy, losses, logits, targets):
+    if strategy._cross_entropy_losses:
+        return torch.exp(-losses)
+    return _true_class_probability(logits, targets)
 
 
 def _true_class_probability(logits, targets):
@@ -303,7 +322,14 @@ class LossBasedReweighting(_BaseReweighting):
             r = self.warmup_r
         delta = float(self.delta)
         low, high = torch.aminmax(losses)
-        h = (2 * losses - (high + low)) * (delta / (high - low).clamp_min(1e-6))
+        if losses.device.type == "cpu":
+            # Host scalars cost no device sync on the CPU and save four tensor
+            # operations per step.
+            low, high = low.item(), high.item()
+            scale = delta / max(high - low, 1e-6)
+        else:
+            scale = delta / (high - low).clamp_min(1e-6)
+        h = (2 * losses - (high + low)) * scale
         if self.strategy == "linupper":
             score = torch.clamp(h + delta, max=delta)
         elif self.strategy == "quadratic":
@@ -311,7 +337,7 @@ class LossBasedReweighting(_BaseReweighting):
         else:
             score = h.abs()
         # B * softmax(f / r), computed as exp((f - max f) / r) / sum.
-        return torch.softmax(score * (1.0 / r), dim=0) * losses.numel()
+        return torch.softmax(score * (1.0 / r), dim=0).mul_(losses.numel())
 
 
 class FocalReweighting(_BaseReweighting):
@@ -393,7 +419,7 @@ class FocalReweighting(_BaseReweighting):
             self._alpha = torch.as_tensor(alpha, dtype=torch.float32, device=device)
 
     def _weights(self, losses, *, logits, targets, **_):
-        p_true = _true_class_probability(logits, targets)
+        p_true = _probability_of_target(self, losses, logits, targets)
         weights = (1.0 - p_true).clamp_min(0.0).pow(self.gamma)
         alpha = getattr(self, "_alpha", None)
         if alpha is None and self.alpha is not None:
@@ -548,23 +574,23 @@ class GHMReweighting(_BaseReweighting):
 
     def _weights(self, losses, *, logits, targets, **_):
         task = getattr(self, "task_", "classification")
-        if task == "classification":
-            g = 1.0 - _true_class_probability(logits, targets)
+        if task == "classification" and self._cross_entropy_losses:
+            # g = 1 - exp(-loss) increases with the loss: bin the losses
+            # against the bin edges mapped to loss space, one operation per
+            # step instead of four (the call runs every step).
+            index = torch.bucketize(losses, self._edges(losses, "loss"), right=True)
         else:
-            residual = logits.float() - targets.float().reshape(logits.shape)
-            g = residual.abs() / torch.sqrt(residual.square() + self.mu**2)
-            g = g.reshape(g.shape[0], -1).mean(dim=1)
-        inner = getattr(self, "_inner_edges", None)
-        if inner is None or inner.device != g.device or inner.numel() != self.bins - 1:
-            inner = torch.arange(1, self.bins, device=g.device, dtype=g.dtype)
-            inner = self._inner_edges = inner / self.bins
-        index = torch.bucketize(g, inner, right=True)
+            if task == "classification":
+                g = 1.0 - _true_class_probability(logits, targets)
+            else:
+                residual = logits.float() - targets.float().reshape(logits.shape)
+                g = residual.abs() / torch.sqrt(residual.square() + self.mu**2)
+                g = g.reshape(g.shape[0], -1).mean(dim=1)
+            index = torch.bucketize(g, self._edges(g, "g"), right=True)
         counts = torch.bincount(index, minlength=self.bins)
-        # Few tensor operations on the (bins,) counts, one gather per batch:
-        # the call runs every step, so its fixed per-operation cost matters.
         n_nonempty = torch.count_nonzero(counts)
         if self.momentum > 0:
-            counts = counts.to(g.dtype)
+            counts = counts.to(losses.dtype)
             acc = getattr(self, "_acc", None)
             if acc is not None:
                 counts = torch.where(
@@ -572,8 +598,25 @@ class GHMReweighting(_BaseReweighting):
                 )
             self._acc = counts
         # Empty bins divide by zero but are never gathered.
-        per_bin = g.numel() / (counts * n_nonempty)
-        return per_bin.to(g.dtype)[index]
+        per_bin = losses.numel() / (counts * n_nonempty)
+        return per_bin.to(losses.dtype)[index]
+
+    def _edges(self, values, space):
+        """Inner bin edges ``k / bins`` of g, or of the loss when ``space="loss"``."""
+        cache = getattr(self, "_inner_edges", None)
+        if cache is None:
+            cache = self._inner_edges = {}
+        edges = cache.get(space)
+        if (
+            edges is None
+            or edges.device != values.device
+            or edges.numel() != self.bins - 1
+        ):
+            edges = torch.arange(1, self.bins, dtype=torch.float64) / self.bins
+            if space == "loss":
+                edges = -torch.log1p(-edges)  # g = 1 - exp(-loss) = k / bins
+            edges = cache[space] = edges.to(device=values.device, dtype=values.dtype)
+        return edges
 
 
 def _class_balanced_factors(counts, beta):
