@@ -599,7 +599,9 @@ class GHMReweighting(_BaseReweighting):
             self._acc = counts
         # Empty bins divide by zero but are never gathered.
         per_bin = losses.numel() / (counts * n_nonempty)
-        return per_bin.to(losses.dtype)[index]
+        if per_bin.dtype != losses.dtype:
+            per_bin = per_bin.to(losses.dtype)
+        return per_bin[index]
 
     def _edges(self, values, space):
         """Inner bin edges ``k / bins`` of g, or of the loss when ``space="loss"``."""
