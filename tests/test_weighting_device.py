@@ -2,19 +2,11 @@
 
 import sys
 
-import numpy as np
 import pytest
 from numpy.testing import assert_allclose
+from test_weighting import _shifted  # the shared shifted-Gaussian problem
 
 from skreweight.weighting import KernelBalancing, KernelMeanMatching, _kmm
-
-
-def _shifted(n, seed=0, d=5):
-    rng = np.random.default_rng(seed)
-    mu = np.zeros(d)
-    mu[:3] = [0.6, -0.4, 0.3]
-    X = np.vstack([rng.normal(size=(n, d)), rng.normal(size=(n, d)) + mu])
-    return X, np.repeat([0, 1], n)
 
 
 @pytest.fixture

@@ -5,17 +5,9 @@ import sys
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
+from test_weighting import _shifted  # the shared shifted-Gaussian problem
 
 from skreweight.weighting import KernelBalancing, weighted_mmd
-
-
-def _shifted(n, seed=0, d=5):
-    rng = np.random.default_rng(seed)
-    mu = np.zeros(d)
-    mu[:3] = [0.6, -0.4, 0.3]
-    X = np.vstack([rng.normal(size=(n, d)), rng.normal(size=(n, d)) + mu])
-    return X, np.repeat([0, 1], n)
-
 
 SGD = {"solver": "sgd", "max_iter": 100, "n_candidates": 100, "random_state": 0}
 
