@@ -748,3 +748,175 @@ def test_lp_working_set_matches_full_solve():
     assert obj == pytest.approx(obj_full, rel=1e-9)
     assert pinball_objective(A, y, tau, w, sw) == pytest.approx(obj_full, rel=1e-9)
     assert np.all(w >= 0) and abs(w.sum() - 1) < 1e-9
+
+
+def test_mqr_hgb_shared_binning_is_bit_identical(monkeypatch):
+    from skreweight.quantile import _multi
+
+    used = []
+
+    def spy(estimators, X, n_jobs):
+        used.append(len(estimators))
+        return predict_hgb_levels(estimators, X, n_jobs)
+
+    predict_hgb_levels = _multi._predict_hgb_levels
+    monkeypatch.setattr(_multi, "_predict_hgb_levels", spy)
+    monkeypatch.setattr(_multi, "_ORDER_MIN_ROWS", 0)  # rows reordered
+    rng = np.random.RandomState(0)
+    X = rng.randn(400, 3)
+    X[rng.rand(400, 3) < 0.1] = np.nan
+    y = np.nan_to_num(X[:, 0]) + rng.standard_t(3, 400)
+    hgb = HistGradientBoostingRegressor(
+        loss="quantile", max_iter=15, max_bins=31, random_state=0
+    )
+    with threadpool_limits(1):
+        model = MultiQuantileRegressor(hgb, [0.1, 0.5, 0.9], monotonic=None)
+        model.fit(X, y)
+        # Every bin threshold (the ties of ``x <= threshold``), NaN, new rows.
+        thr = model.estimators_[0]._bin_mapper.bin_thresholds_
+        ties = np.column_stack([np.resize(t, 31) for t in thr])
+        X_te = np.vstack([ties, np.full((2, 3), np.nan), rng.randn(50, 3) * 3])
+        pred = model.predict(X_te)
+        assert used == [3]
+        binned = model.estimators_[0]._bin_mapper.transform(X_te)
+        order = _multi._row_order(model.estimators_, binned)
+        assert not np.array_equal(order, np.arange(X_te.shape[0]))
+        separate = np.column_stack([est.predict(X_te) for est in model.estimators_])
+        assert_array_equal(pred, separate)
+        df = pd.DataFrame(X, columns=["a", "b", "c"])
+        fitted = MultiQuantileRegressor(hgb, [0.2, 0.8], monotonic=None).fit(df, y)
+        df_te = pd.DataFrame(X_te, columns=["a", "b", "c"])
+        assert_array_equal(
+            fitted.predict(df_te),
+            np.column_stack([est.predict(df_te) for est in fitted.estimators_]),
+        )
+        assert used == [3, 2]
+        # Level models binned differently are binned one by one.
+        ests = [
+            clone(hgb).set_params(quantile=0.3).fit(X[:200], y[:200]),
+            clone(hgb).set_params(quantile=0.6).fit(X, y),
+        ]
+        assert not _multi._same_bins(ests[0]._bin_mapper, ests[1]._bin_mapper)
+        assert_array_equal(
+            np.column_stack(predict_hgb_levels(ests, X_te, None)),
+            np.column_stack([est.predict(X_te) for est in ests]),
+        )
+        # Categorical features keep scikit-learn's own predict.
+        X_cat = np.column_stack([rng.randint(0, 4, 400), X[:, 1]])
+        cat = clone(hgb).set_params(categorical_features=[0])
+        cat_model = MultiQuantileRegressor(cat, [0.1, 0.9], monotonic=None)
+        cat_model.fit(X_cat, y)
+        X_cat_te = np.column_stack([rng.randint(-1, 6, 50), rng.randn(50)])
+        assert not _multi._binnable(cat_model.estimators_)
+        assert_array_equal(
+            cat_model.predict(X_cat_te),
+            np.column_stack([est.predict(X_cat_te) for est in cat_model.estimators_]),
+        )
+        assert used == [3, 2]
+
+
+class LevelCurve(RegressorMixin, BaseEstimator):
+    """Single-level model whose levels cross; records the levels it predicts."""
+
+    predicted = []
+
+    def __init__(self, quantile=0.5):
+        self.quantile = quantile
+
+    def fit(self, X, y):
+        X1 = np.column_stack([np.ones(len(X)), X])
+        self.coef_ = np.linalg.lstsq(X1, y, rcond=None)[0]
+        self.shift_ = np.quantile(y - X1 @ self.coef_, self.quantile)
+        return self
+
+    def predict(self, X):
+        LevelCurve.predicted.append(self.quantile)
+        X1 = np.column_stack([np.ones(len(X)), X])
+        wiggle = 0.6 * np.sin(5 * X[:, 0] * (1 + 3 * self.quantile))
+        return X1 @ self.coef_ + self.shift_ + wiggle
+
+
+@pytest.mark.parametrize("model_mono", ["sort", "isotonic", None])
+@pytest.mark.parametrize("cqr_mono", ["sort", "isotonic", None])
+def test_cqr_predicts_only_needed_levels_without_repair(model_mono, cqr_mono):
+    X, y = _hetero(800, 21)
+    levels = [0.025, 0.1, 0.3, 0.5, 0.7, 0.9, 0.975]
+    model = MultiQuantileRegressor(LevelCurve(), levels, monotonic=model_mono)
+    cqr = ConformalQuantileRegressor(
+        model, coverage=[0.8, 0.95], monotonic=cqr_mono, random_state=0
+    )
+    LevelCurve.predicted.clear()
+    cqr.fit(X[:500], y[:500])
+    fit_levels = sorted(LevelCurve.predicted)
+    LevelCurve.predicted.clear()
+    out = cqr.predict(X[500:])
+    predict_levels = sorted(LevelCurve.predicted)
+    if model_mono is None and cqr_mono is None:
+        # No repair: each column is its own level model's prediction.
+        assert fit_levels == [0.025, 0.1, 0.9, 0.975]
+        assert predict_levels == [0.025, 0.1, 0.5, 0.9, 0.975]
+    else:
+        # A repair mixes the levels of a row: all of them are predicted.
+        assert fit_levels == levels and predict_levels == levels
+
+    # Known answer from the full, twice-repaired predictions.
+    def full(rows):
+        raw = np.column_stack([est.predict(rows) for est in cqr.estimator_.estimators_])
+        return monotonize(monotonize(raw, model_mono), cqr_mono)
+
+    cal = np.sort(np.random.RandomState(0).permutation(500)[:125])
+    pred = full(X[cal])
+    scores = np.maximum(pred[:, [0, 1]] - y[cal, None], y[cal, None] - pred[:, [6, 5]])
+    assert_array_equal(cqr.conformity_scores_, scores)
+    offsets = [
+        np.sort(scores[:, j])[int(np.ceil(c * 126)) - 1]
+        for j, c in [(0, 0.95), (1, 0.8)]
+    ]
+    assert_array_equal(cqr.conformal_offsets_, offsets)
+    pred = full(X[500:])
+    lower, upper = _nest(
+        pred[:, [0, 1]] - offsets, pred[:, [6, 5]] + offsets, pred[:, 3]
+    )
+    assert_array_equal(out, np.column_stack([lower, pred[:, 3], upper[:, ::-1]]))
+    if cqr_mono == "sort" and model_mono is None:
+        # The fixture crosses: sorting the pair levels alone gives other scores.
+        raw = np.column_stack(
+            [est.predict(X[cal]) for est in cqr.estimator_.estimators_]
+        )
+        pairs = np.sort(raw[:, [0, 1, 5, 6]], axis=1)
+        alone = np.maximum(pairs[:, :2] - y[cal, None], y[cal, None] - pairs[:, [3, 2]])
+        assert not np.array_equal(alone, scores)
+
+
+class PlainMQR(MultiQuantileRegressor):
+    """A subclass: the conformal wrapper predicts all its levels, as before."""
+
+
+def test_cqr_cv_plus_and_frozen_predict_only_needed_levels():
+    X, y = _hetero(700, 22)
+    levels = [0.05, 0.25, 0.5, 0.75, 0.95]
+    kwargs = {"coverage": 0.9, "monotonic": None, "random_state": 0}
+    results = []
+    for cls in (MultiQuantileRegressor, PlainMQR):
+        model = cls(LevelCurve(), levels, monotonic=None)
+        cvp = ConformalQuantileRegressor(model, method="cv+", cv=3, **kwargs)
+        LevelCurve.predicted.clear()
+        cvp.fit(X[:400], y[:400])
+        fit_levels = sorted(set(LevelCurve.predicted))
+        results.append((fit_levels, cvp.conformity_scores_, cvp.predict(X[400:])))
+    assert results[0][0] == [0.05, 0.95] and results[1][0] == levels
+    assert_array_equal(results[0][1], results[1][1])
+    assert_array_equal(results[0][2], results[1][2])
+    fitted = MultiQuantileRegressor(LevelCurve(), levels, monotonic=None).fit(X, y)
+    frozen = ConformalQuantileRegressor(FrozenEstimator(fitted), **kwargs)
+    frozen.fit(X[400:], y[400:])
+    LevelCurve.predicted.clear()
+    iv = frozen.predict_interval(X[:50])
+    assert sorted(set(LevelCurve.predicted)) == [0.05, 0.5, 0.95]
+    pred = fitted.predict(X[:50])
+    q = frozen.conformal_offsets_[0]
+    lower, upper = _nest(pred[:, [0]] - q, pred[:, [4]] + q, pred[:, 2])
+    assert_array_equal(iv, np.column_stack([lower[:, 0], upper[:, 0]]))
+    raw = fitted.predict(X[400:])
+    scores = np.maximum(raw[:, 0] - y[400:], y[400:] - raw[:, 4])
+    assert q == np.sort(scores)[int(np.ceil(0.9 * 301)) - 1]

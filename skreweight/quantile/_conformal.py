@@ -146,7 +146,10 @@ class ConformalQuantileRegressor(QuantileRegressorMixin, BaseEstimator):
     monotonic : {"sort", "isotonic"} or None, default="sort"
         Crossing repair of the model's predictions before calibration (it uses
         no labels, so validity is kept). Calibrated intervals are then only
-        widened to be nested, never re-sorted.
+        widened to be nested, never re-sorted. A repair needs every level of
+        the model; with ``None`` and a :class:`MultiQuantileRegressor` model
+        that repairs nothing either (``monotonic=None``), only the levels of
+        the calibrated pairs and the median are predicted.
 
     n_jobs : int, default=None
         Number of ``"cv+"`` folds fitted in parallel.
@@ -439,13 +442,40 @@ class ConformalQuantileRegressor(QuantileRegressorMixin, BaseEstimator):
         self.conformity_scores_ = scores
         self.n_calibration_ = int(n_samples)
 
-    def _raw(self, estimator, X):
+    def _columns(self, median=True):
+        """Model columns read by calibration (pairs) or prediction (+ median)."""
+        columns = {i for pair in self._pairs for i in pair}
+        if median and self._median is not None:
+            columns.add(self._median)
+        return sorted(columns)
+
+    def _raw(self, estimator, X, columns):
+        """The model's repaired predictions; ``columns`` are the ones read.
+
+        Without any crossing repair (``monotonic=None`` here and in a
+        :class:`MultiQuantileRegressor` model) each column is one level
+        model's own prediction, so only ``columns`` are predicted (the others
+        are NaN): the same numbers at a fraction of the cost. A repair mixes
+        the levels of a row, so every level is predicted then.
+        """
+        model = estimator
+        if isinstance(model, FrozenEstimator):
+            model = model.estimator
+        if (
+            self.monotonic is None
+            and type(model) is MultiQuantileRegressor
+            and model.monotonic is None
+        ):
+            part = model._predict_raw(model._check_predict_X(X), columns)
+            y_pred = np.full((part.shape[0], self._levels.size), np.nan)
+            y_pred[:, columns] = part
+            return y_pred
         y_pred = np.asarray(estimator.predict(X), dtype=float)
         y_pred = y_pred.reshape(y_pred.shape[0], self._levels.size)
         return _monotonize(y_pred, self.monotonic)
 
     def _pair_predictions(self, estimator, X):
-        y_pred = self._raw(estimator, X)
+        y_pred = self._raw(estimator, X, self._columns(median=False))
         lower = y_pred[:, [i for i, _ in self._pairs]]
         upper = y_pred[:, [j for _, j in self._pairs]]
         return lower, upper
@@ -453,12 +483,12 @@ class ConformalQuantileRegressor(QuantileRegressorMixin, BaseEstimator):
     def _calibrated(self, X):
         """Calibrated (lower, upper, median) before nesting."""
         if self.method == "split":
-            y_pred = self._raw(self.estimator_, X)
+            y_pred = self._raw(self.estimator_, X, self._columns())
             lower = y_pred[:, [i for i, _ in self._pairs]] - self.conformal_offsets_
             upper = y_pred[:, [j for _, j in self._pairs]] + self.conformal_offsets_
             median = None if self._median is None else y_pred[:, self._median]
             return lower, upper, median
-        preds = [self._raw(est, X) for est in self.estimators_]
+        preds = [self._raw(est, X, self._columns()) for est in self.estimators_]
         n_test, n_cal = preds[0].shape[0], self._fold_of.size
         lower = np.empty((n_test, len(self._pairs)))
         upper = np.empty_like(lower)

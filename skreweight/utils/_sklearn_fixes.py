@@ -5,6 +5,7 @@ lacks is imported here from scikit-learn itself, so that a change in a private
 scikit-learn API breaks one module, not the whole package.
 """
 
+from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 from sklearn.utils._param_validation import (
     HasMethods,
     Interval,
@@ -38,6 +39,7 @@ __all__ = [
     "_check_sample_weight",
     "_fit_context",
     "_num_samples",
+    "_openmp_effective_n_threads",
     "_raise_for_params",
     "_routing_enabled",
     "_safe_indexing",
