@@ -472,3 +472,152 @@ def test_downstream_auc_equivalent_to_imblearn(name):
         b = [_knn_auc(getattr(imb, name), X, y, s) for s in range(5)]
         spread = max(np.ptp(a), np.ptp(b))
         assert abs(np.mean(a) - np.mean(b)) <= spread + 1e-12, (problem, a, b)
+
+
+# --- SVMSMOTE: working-set SVC fit ------------------------------------------
+
+
+def _working_set_small(monkeypatch, precomputed=False):
+    """Make the working-set fit run, in several rounds, on a few thousand rows."""
+    import skreweight.over_sampling._svm_working_set as ws
+
+    monkeypatch.setattr(ws, "_MIN_ROWS", 1000)
+    monkeypatch.setattr(ws, "_INITIAL_PER_CLASS", 100)
+    monkeypatch.setattr(ws, "_ADD_PER_ROUND", 100)
+    monkeypatch.setattr(ws, "_MAX_SHARE", 1.0)
+    monkeypatch.setattr(ws, "_PRECOMPUTED_MIN_FEATURES", 0 if precomputed else 10**9)
+    return ws
+
+
+def _svm_data(n_classes=2):
+    if n_classes == 2:
+        weights = [0.9]
+    else:
+        weights = [0.7] + [0.3 / (n_classes - 1)] * (n_classes - 2)
+    return make_classification(
+        n_samples=3000,
+        n_features=8,
+        n_informative=4,
+        n_redundant=0,
+        n_classes=n_classes,
+        n_clusters_per_class=1,
+        weights=weights,
+        flip_y=0.02,
+        class_sep=1.0,
+        random_state=0,
+    )
+
+
+def _assert_same_svm(fitted, support, full, X):
+    """Same decision values (to ~libsvm's tol) and the same support vectors.
+
+    Support vectors may differ only where the full fit's dual coefficient is
+    small (libsvm's tolerance decides those).
+    """
+    fitted.decision_function_shape = full.decision_function_shape = "ovo"
+    f_full = full.decision_function(X)
+    diff = np.abs(fitted.decision_function(X) - f_full).max()
+    # libsvm itself (tol=1e-3) is ~1e-3 * max|f| away from the exact solution
+    assert diff < 3e-3 * max(1.0, np.abs(f_full).max()), diff
+    coef = dict(zip(full.support_, np.abs(full.dual_coef_).max(axis=0)))
+    only_full = set(full.support_) - set(support)
+    only_ours = set(support) - set(full.support_)
+    assert all(coef[i] < 0.05 for i in only_full), only_full
+    assert len(only_full) + len(only_ours) <= 0.01 * len(full.support_)
+
+
+@pytest.mark.parametrize(
+    "svc_params, precomputed",
+    [({}, False), ({}, True), ({"kernel": "linear", "C": 0.5}, False)],
+)
+def test_svmsmote_working_set_matches_full_fit(monkeypatch, svc_params, precomputed):
+    from sklearn.svm import SVC
+
+    ws = _working_set_small(monkeypatch, precomputed)
+    X, y = _svm_data()
+    est = SVC(**svc_params)
+    sampler = ours.SVMSMOTE(svm_estimator=est, random_state=0)
+    X_res, y_res = sampler.fit_resample(X, y)
+    rounds = sampler._svm_fit_info["rounds"]
+    assert len(rounds) > 2 and rounds[-1]["below_1_minus_tol"] == 0
+    assert sampler.svm_working_set_.size < 0.5 * X.shape[0]
+    full = SVC(**svc_params).fit(X, y)
+    # the fitted SVC indexes the working set; svm_support_ indexes X
+    support = sampler.svm_support_
+    assert np.array_equal(
+        support, sampler.svm_working_set_[sampler.svm_estimator_.support_]
+    )
+    _assert_same_svm(sampler.svm_estimator_, support, full, X)
+    if est.kernel == "rbf":
+        assert sampler.svm_estimator_.gamma == pytest.approx(1 / (8 * X.var()))
+    assert Counter(y_res) == {0: Counter(y)[0], 1: Counter(y)[0]}
+    # no violator left: every row outside the set has y f(x) >= 1 - tol
+    f = sampler.svm_estimator_.decision_function(X)
+    outside = np.setdiff1d(np.arange(X.shape[0]), sampler.svm_working_set_)
+    margin = np.where(y == 1, f, -f)[outside]
+    assert margin.min() >= 1 - est.tol - 1e-9
+    assert ws._MIN_ROWS == 1000
+
+
+@pytest.mark.parametrize("n_classes, precomputed", [(3, False), (4, True)])
+def test_svmsmote_working_set_multiclass(monkeypatch, n_classes, precomputed):
+    from sklearn.svm import SVC
+
+    ws = _working_set_small(monkeypatch, precomputed)
+    X, y = _svm_data(n_classes)
+    est = SVC(class_weight="balanced")
+    fitted, support, rows, info = ws._fit_svc_working_set(est, X, y)
+    assert len(info["rounds"]) > 2 and rows.size < X.shape[0]
+    # class weights and gamma come from all rows, not the working set
+    counts = np.bincount(y)
+    expected = {c: len(y) / (n_classes * counts[c]) for c in range(n_classes)}
+    assert fitted.class_weight == pytest.approx(expected)
+    full = SVC(class_weight="balanced").fit(X, y)
+    _assert_same_svm(fitted, support, full, X)
+    # the BLAS one-vs-one values are libsvm's (positive towards the first class)
+    dec = ws._Decision(fitted, fitted.support_vectors_, "rbf", fitted.gamma)
+    K = dec.kernel_block(X[:300])
+    values = np.column_stack(
+        [K[:, cols] @ coef + b0 for *_, cols, coef, b0 in dec.pairs]
+    )
+    fitted.decision_function_shape = "ovo"
+    assert np.allclose(values, fitted.decision_function(X[:300]), atol=1e-9)
+    X_res, y_res = ours.SVMSMOTE(random_state=0).fit_resample(X, y)
+    assert set(Counter(y_res).values()) == {counts.max()}
+
+
+def test_svmsmote_working_set_deterministic(monkeypatch):
+    _working_set_small(monkeypatch)
+    X, y = _svm_data()
+    a = ours.SVMSMOTE(random_state=3).fit_resample(X, y)
+    sampler = ours.SVMSMOTE(random_state=3)
+    b = sampler.fit_resample(X, y)
+    assert sampler.svm_working_set_ is not None
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    c = ours.SVMSMOTE(random_state=4).fit_resample(X, y)
+    assert not np.array_equal(a[0], c[0])
+
+
+@pytest.mark.parametrize(
+    "kind", ["poly", "nusvc", "sparse", "small", "rounds", "share"]
+)
+def test_svmsmote_working_set_falls_back_to_full_fit(monkeypatch, kind):
+    from sklearn.svm import SVC, NuSVC
+
+    ws = _working_set_small(monkeypatch)
+    X, y = _svm_data()
+    est = {"poly": SVC(kernel="poly"), "nusvc": NuSVC(nu=0.1)}.get(kind)
+    if kind == "sparse":
+        X = sparse.csr_matrix(X)
+    if kind == "small":
+        X, y = X[:900], y[:900]
+    if kind == "rounds":  # no convergence within the rounds allowed
+        monkeypatch.setattr(ws, "_MAX_ROUNDS", 2)
+    if kind == "share":  # the working set grows past its share of the rows
+        monkeypatch.setattr(ws, "_MAX_SHARE", 0.1)
+    sampler = ours.SVMSMOTE(svm_estimator=est, random_state=0)
+    sampler.fit_resample(X, y)
+    assert sampler.svm_working_set_ is None
+    assert np.array_equal(sampler.svm_support_, sampler.svm_estimator_.support_)
+    full = (SVC(gamma="scale") if est is None else est).fit(X, y)
+    assert np.array_equal(sampler.svm_support_, full.support_)

@@ -8,11 +8,11 @@ from skreweight.over_sampling._base import (
     _check_class_size,
     _class_neighbors,
     _fill_doc,
-    _kneighbors,
     _label,
     _largest_remainder,
     _make_neighbors,
 )
+from skreweight.over_sampling._search import kneighbors_among_all
 
 __all__ = ["ADASYN"]
 
@@ -111,7 +111,12 @@ class ADASYN(BaseSMOTE):
             class_idx.size, k, class_label, "n_neighbors", type(self).__name__
         )
         X_class = X[class_idx]
-        nns_all = _kneighbors(self._nn_all, X_class, k + 1)[:, 1:]
+        nns = _class_neighbors(self.nn_, X_class, X_class, k)
+        # the class's own neighbours bound the all-rows search
+        own = class_idx[np.column_stack([np.arange(class_idx.size), nns])]
+        nns_all = kneighbors_among_all(
+            self._nn_all, X, y, class_idx, class_label, k + 1, own=own
+        )[:, 1:]
         ratio = np.count_nonzero(y[nns_all] != class_label, axis=1) / k
         if not ratio.sum():
             raise ValueError(
@@ -123,7 +128,6 @@ class ADASYN(BaseSMOTE):
             )
         counts = _largest_remainder(ratio, n_samples)
         self.n_samples_per_seed_[class_label] = counts
-        nns = _class_neighbors(self.nn_, X_class, X_class, k)
         rows = np.repeat(np.arange(class_idx.size), counts)
         cols = random_state.choice(k, size=n_samples)
         steps = random_state.uniform(size=n_samples)

@@ -4,6 +4,7 @@ import numbers
 
 import numpy as np
 from sklearn.base import clone
+from sklearn.neighbors import NearestNeighbors
 from sklearn.svm import SVC
 
 from skreweight.over_sampling._base import (
@@ -17,6 +18,15 @@ from skreweight.over_sampling._base import (
     _label,
     _make_neighbors,
     _smote_draws,
+)
+from skreweight.over_sampling._search import (
+    _is_default_neighbors,
+    bounded_search_applies,
+    kneighbors_among_all,
+)
+from skreweight.over_sampling._svm_working_set import (
+    _fit_svc_working_set,
+    _uses_working_set,
 )
 from skreweight.utils._sklearn_fixes import HasMethods, Interval, StrOptions
 
@@ -148,7 +158,18 @@ class BorderlineSMOTE(_KNeighborsMixin, BaseSMOTE):
         class_idx = np.flatnonzero(y == class_label)
         X_class = X[class_idx]
         m = self._m
-        n_other = _other_class_counts(self.nn_m_, m, X_class, y, class_label)
+        own = None
+        if bounded_search_applies(self.nn_m_, X, y, class_idx.size, class_label, m + 1):
+            # the class's own m nearest rows bound the all-rows search and
+            # hold the borderline-1 partners
+            inner = _class_neighbors(
+                NearestNeighbors(n_neighbors=m + 1), X_class, X_class, m
+            )
+            own = class_idx[np.column_stack([np.arange(class_idx.size), inner])]
+        nns_m = kneighbors_among_all(
+            self.nn_m_, X, y, class_idx, class_label, m + 1, own=own
+        )[:, 1:]
+        n_other = np.count_nonzero(y[nns_m] != class_label, axis=1)
         danger = (n_other >= m / 2) & (n_other < m)
         danger_idx = class_idx[danger]
         self.danger_indices_[class_label] = danger_idx
@@ -165,13 +186,21 @@ class BorderlineSMOTE(_KNeighborsMixin, BaseSMOTE):
         X_danger = X[danger_idx]
         if self.kind == "borderline-1":
             self.nn_k_, k = self._nn_k(class_idx.size, class_label)
-            nns = class_idx[_class_neighbors(self.nn_k_, X_class, X_danger, k)]
+            if own is not None and k <= m and _is_default_neighbors(self.nn_k_):
+                self.nn_k_.fit(X_class)
+                nns = own[danger, 1 : k + 1]
+            else:
+                nns = class_idx[_class_neighbors(self.nn_k_, X_class, X_danger, k)]
             rows, cols, steps = _smote_draws(
                 random_state, danger_idx.size, k, n_samples
             )
             return {"seed": danger_idx[rows], "partner": nns[rows, cols], "gap": steps}
         k = _make_neighbors("k_neighbors", self.k_neighbors)[1]
-        nns = _kneighbors(self.nn_k_, X_danger, k + 1)[:, 1:]
+        if own is not None and k <= m and _is_default_neighbors(self.nn_k_):
+            # the all-rows m-neighbourhood was exact: its first k are these
+            nns = nns_m[danger, :k]
+        else:
+            nns = _kneighbors(self.nn_k_, X_danger, k + 1)[:, 1:]
         rows, cols, steps = _smote_draws(random_state, danger_idx.size, k, n_samples)
         partner = nns[rows, cols]
         other = y[partner] != class_label
@@ -224,7 +253,18 @@ class SVMSMOTE(_KNeighborsMixin, BaseSMOTE):
         The ``m_neighbors`` estimator, fitted on all rows.
 
     svm_estimator_ : estimator object
-        The fitted support-vector classifier.
+        The fitted support-vector classifier. With 20,000 rows or more and an
+        ``SVC`` with an ``'rbf'`` or ``'linear'`` kernel, it is fitted on the
+        working set ``svm_working_set_`` only (see Notes): its ``support_``
+        then indexes that set, not ``X``, and its ``gamma`` and
+        ``class_weight`` are the values computed from all rows.
+
+    svm_support_ : ndarray of int
+        Row indices into ``X`` of the support vectors (the seed candidates).
+
+    svm_working_set_ : ndarray of int or None
+        Row indices into ``X`` that ``svm_estimator_`` was fitted on, or
+        ``None`` when it was fitted on all rows.
 
     {provenance_}
         Extrapolated rows have a negative ``gap``.
@@ -239,7 +279,24 @@ class SVMSMOTE(_KNeighborsMixin, BaseSMOTE):
     Notes
     -----
     The SVM is fitted once, whatever the number of classes (imbalanced-learn
-    refits it for every class); with many rows it dominates the run time.
+    refits it for every class).
+
+    From 20,000 rows up, a default ``svm_estimator`` (or any ``SVC`` with an
+    ``'rbf'`` or ``'linear'`` kernel, no ``probability`` and no ``max_iter``
+    cap, on dense data) is fitted by working-set rounds instead of once on
+    all rows: libsvm is fitted on a small set of rows, the decision function
+    of all other rows is computed with matrix products, the rows with
+    ``y_i f(x_i) < 1`` (those whose zero dual coefficient may not be
+    optimal) are added, and the fit is repeated until none is below
+    ``1 - tol`` (libsvm's own stopping rule). The result is then a solution
+    of the full problem to libsvm's tolerance ``tol`` (or, when the working
+    set grows past 30 % of the rows, a fit on all rows): the decision
+    function agrees with a fit on all rows to about ``tol`` times its scale,
+    and the support vectors are the same except a few with small dual
+    coefficients (which libsvm's tolerance decides either way).
+    ``gamma='scale'`` and ``class_weight='balanced'`` are computed from all
+    rows. At 200,000 x 20 this is 5 to 10 times faster than one fit on all
+    rows. Other estimators are fitted on all rows.
 
     References
     ----------
@@ -289,21 +346,29 @@ class SVMSMOTE(_KNeighborsMixin, BaseSMOTE):
         )
         self.nn_m_.fit(X)
         if self.svm_estimator is None:
-            self.svm_estimator_ = SVC(gamma="scale", random_state=self.random_state)
+            svm = SVC(gamma="scale", random_state=self.random_state)
         else:
-            self.svm_estimator_ = clone(self.svm_estimator)
-        self.svm_estimator_.fit(X, y)
+            svm = clone(self.svm_estimator)
+        self.svm_working_set_ = self._svm_fit_info = None
+        if _uses_working_set(svm, X):
+            svm, self.svm_support_, self.svm_working_set_, self._svm_fit_info = (
+                _fit_svc_working_set(svm, X, y)
+            )
+            self.svm_estimator_ = svm
+            return
+        self.svm_estimator_ = svm.fit(X, y)
         if not hasattr(self.svm_estimator_, "support_"):
             raise ValueError(
                 "`svm_estimator` must expose a fitted `support_` attribute (a "
                 "support-vector classifier such as sklearn.svm.SVC); got "
                 f"{type(self.svm_estimator_).__name__}."
             )
+        self.svm_support_ = np.asarray(self.svm_estimator_.support_)
 
     def _sample_class(self, X, y, class_label, n_samples, random_state):
         class_idx = np.flatnonzero(y == class_label)
         self.nn_k_, k = self._nn_k(class_idx.size, class_label)
-        support = np.asarray(self.svm_estimator_.support_)
+        support = self.svm_support_
         support = support[y[support] == class_label]
         m = self._m
         n_other = _other_class_counts(self.nn_m_, m, X[support], y, class_label)
