@@ -9,8 +9,9 @@ Usage::
 Data: ``make_classification(n_informative=5, n_redundant=0,
 n_clusters_per_class=1, flip_y=0, class_sep=1, random_state=0)`` with the
 given minority share. Each cell is the median wall time of ``--repeats`` runs
-of ``fit_resample`` (``random_state=0``), one run of each library in turn so
-that both see the same machine load; the ratio is ours / imbalanced-learn's
+of ``fit_resample`` (``random_state=0``), one run of each library in turn
+(after a 0.3 s rest, so that neither pays for the other's spinning threads)
+so that both see the same machine load; the ratio is ours / imbalanced-learn's
 (< 1 means we are faster). ``rows`` gives the output size of each library,
 which differs where imbalanced-learn misses the requested counts.
 
@@ -128,12 +129,19 @@ def _time(cls, X, y, params, repeats, budget):
     return median(times), rows, len(times)
 
 
+# Seconds of rest before each interleaved run (not timed): OpenBLAS threads
+# spin for a while after a product and slow whatever threaded code comes next.
+_SETTLE = 0.3
+
+
 def _time_interleaved(ours, anchor, X, y, params, repeats, budget):
     """``_time`` of both libraries, one run of each in turn (same load)."""
     runs = {"ours": [], "anchor": []}
     rows = {}
     for _ in range(repeats):
         for key, cls in (("ours", ours), ("anchor", anchor)):
+            # let the other run's BLAS / OpenMP threads stop spinning first
+            time.sleep(_SETTLE)
             start = time.perf_counter()
             X_res, _ = cls(random_state=0, **params).fit_resample(X, y)
             runs[key].append(time.perf_counter() - start)

@@ -12,7 +12,10 @@ from skreweight.over_sampling._base import (
     _largest_remainder,
     _make_neighbors,
 )
-from skreweight.over_sampling._search import kneighbors_among_all
+from skreweight.over_sampling._search import (
+    bounded_search_applies,
+    kneighbors_among_all,
+)
 
 __all__ = ["ADASYN"]
 
@@ -111,12 +114,22 @@ class ADASYN(BaseSMOTE):
             class_idx.size, k, class_label, "n_neighbors", type(self).__name__
         )
         X_class = X[class_idx]
-        nns = _class_neighbors(self.nn_, X_class, X_class, k)
-        # the class's own neighbours bound the all-rows search
-        own = class_idx[np.column_stack([np.arange(class_idx.size), nns])]
-        nns_all = kneighbors_among_all(
-            self._nn_all, X, y, class_idx, class_label, k + 1, own=own
-        )[:, 1:]
+        if bounded_search_applies(
+            self._nn_all, X, y, class_idx.size, class_label, k + 1
+        ):
+            # the class's own neighbours bound the all-rows search
+            nns = _class_neighbors(self.nn_, X_class, X_class, k)
+            own = class_idx[np.column_stack([np.arange(class_idx.size), nns])]
+            nns_all = kneighbors_among_all(
+                self._nn_all, X, y, class_idx, class_label, k + 1, own=own
+            )[:, 1:]
+        else:
+            # scikit-learn's threaded search first: a numpy (BLAS) product
+            # just before it leaves spinning threads that slow it ~5x
+            nns_all = kneighbors_among_all(
+                self._nn_all, X, y, class_idx, class_label, k + 1
+            )[:, 1:]
+            nns = _class_neighbors(self.nn_, X_class, X_class, k)
         ratio = np.count_nonzero(y[nns_all] != class_label, axis=1) / k
         if not ratio.sum():
             raise ValueError(
