@@ -9,10 +9,9 @@ Usage::
 Data: ``make_classification(n_informative=5, n_redundant=0,
 n_clusters_per_class=1, flip_y=0, class_sep=1, random_state=0)`` with the
 given minority share. Each cell is the median wall time of ``--repeats`` runs
-of ``fit_resample`` (``random_state=0``), one run of each library in turn
-(after a 0.3 s rest, so that neither pays for the other's spinning threads)
-so that both see the same machine load; the ratio is ours / imbalanced-learn's
-(< 1 means we are faster). ``rows`` gives the output size of each library,
+of ``fit_resample`` (``random_state=0``), each after a 0.3 s rest (so that no
+run pays for the previous one's spinning threads); the ratio is ours /
+imbalanced-learn's (< 1 means we are faster). ``rows`` gives the output size of each library,
 which differs where imbalanced-learn misses the requested counts.
 
 ``--quick`` (the default) runs the issue's three setups but with 3 repeats and
@@ -117,9 +116,15 @@ def _lib_class(lib, name):
     return getattr(module, name, None)
 
 
+# Seconds of rest before each timed run (not timed): OpenBLAS / OpenMP threads
+# spin for a while after parallel work and slow whatever threaded code follows.
+_SETTLE = 0.3
+
+
 def _time(cls, X, y, params, repeats, budget):
     times, rows = [], None
     for _ in range(repeats):
+        time.sleep(_SETTLE)
         start = time.perf_counter()
         X_res, _ = cls(random_state=0, **params).fit_resample(X, y)
         times.append(time.perf_counter() - start)
@@ -127,30 +132,6 @@ def _time(cls, X, y, params, repeats, budget):
         if sum(times) > budget:
             break
     return median(times), rows, len(times)
-
-
-# Seconds of rest before each interleaved run (not timed): OpenBLAS threads
-# spin for a while after a product and slow whatever threaded code comes next.
-_SETTLE = 0.3
-
-
-def _time_interleaved(ours, anchor, X, y, params, repeats, budget):
-    """``_time`` of both libraries, one run of each in turn (same load)."""
-    runs = {"ours": [], "anchor": []}
-    rows = {}
-    for _ in range(repeats):
-        for key, cls in (("ours", ours), ("anchor", anchor)):
-            # let the other run's BLAS / OpenMP threads stop spinning first
-            time.sleep(_SETTLE)
-            start = time.perf_counter()
-            X_res, _ = cls(random_state=0, **params).fit_resample(X, y)
-            runs[key].append(time.perf_counter() - start)
-            rows[key] = X_res.shape[0]
-        if sum(runs["ours"]) + sum(runs["anchor"]) > 2 * budget:
-            break
-    return tuple(
-        (median(runs[key]), rows[key], len(runs[key])) for key in ("ours", "anchor")
-    )
 
 
 def _time_child(cls, X, y, params, repeats, budget, queue):
@@ -217,23 +198,17 @@ def main():
             if ours is None:
                 print(f"{label:<16} {name:<16} skipped: not implemented in skreweight")
                 continue
+            t_o, r_o, k_o = _time(ours, X, y, params, repeats, args.budget)
             capped = name in CAPPED and n >= 100_000
-            if capped:
-                t_o, r_o, k_o = _time(ours, X, y, params, repeats, args.budget)
-                anchor = _time_capped(
-                    _lib_class("imblearn", name),
-                    X,
-                    y,
-                    params,
-                    repeats,
-                    args.budget,
-                    args.anchor_timeout,
-                )
-            else:
-                anchor_cls = _lib_class("imblearn", name)
-                (t_o, r_o, k_o), anchor = _time_interleaved(
-                    ours, anchor_cls, X, y, params, repeats, args.budget
-                )
+            anchor = _time_capped(
+                _lib_class("imblearn", name),
+                X,
+                y,
+                params,
+                repeats,
+                args.budget,
+                args.anchor_timeout if capped else None,
+            )
             if anchor is None:
                 cap = f">{args.anchor_timeout:.0f}"
                 bound = f"<{t_o / args.anchor_timeout:.2f}"

@@ -103,16 +103,18 @@ def _sq_distances(X, rows, cols):
     return out
 
 
-def _augmented(X, rows, center, scale=None):
+def _augmented(X, rows, center, scale=None, out=None, norm2=None):
     """float32 rows for the screening product, built in chunks.
 
     Other rows: ``[x - c, ||x - c||^2, 1]``; query rows (``scale=-2``):
     ``[-2 (q - c), 1, threshold]`` with the threshold column left to fill.
-    Also returns the float64 squared centred norms.
+    Also returns the float64 squared centred norms. ``out`` and ``norm2``,
+    when given, are filled in place.
     """
     n_features = X.shape[1]
-    out = np.empty((rows.size, n_features + 2), dtype=np.float32)
-    norm2 = np.empty(rows.size)
+    if out is None:
+        out = np.empty((rows.size, n_features + 2), dtype=np.float32)
+        norm2 = np.empty(rows.size)
     for start in range(0, rows.size, _EXACT_CHUNK):
         sl = slice(start, start + _EXACT_CHUNK)
         centred = X[rows[sl]] - center
@@ -175,20 +177,10 @@ def _bounded_search(X, query_idx, class_idx, n_neighbors, own=None):
     # ||x||^2 - 2 q.x <= tau2 - ||q||^2, one augmented float32 product.
     other_idx = np.setdiff1d(np.arange(X.shape[0]), class_idx, assume_unique=True)
     center = X.mean(axis=0, dtype=np.float64)
-    Q32, q_norm2 = _augmented(X, query_idx, center, scale=-2.0)
-    Y32, y_norm2 = _augmented(X, other_idx, center)
     n_features = X.shape[1]
-    # The threshold is a third column of the product: a row survives when
-    # ||x||^2 - 2 q.x - (tau2 - ||q||^2 + margin) <= 0 in float32. Rounding
-    # of the inputs and of the length-(d + 2) dot product stays below
-    # (3d + 12) u R^2, with R = ||q|| + the largest centred norm of any row
-    # (which bounds ||x||, ||q|| and tau2 alike); the margin is (4d + 16) u R^2.
-    unit = 2.0**-24
-    largest = math.sqrt(float(max(y_norm2.max(), _max_norm2(X, class_idx, center))))
-    reach = np.sqrt(q_norm2) + largest
-    margin = (4 * n_features + 16) * unit * reach**2
-    Q32[:, n_features + 1] = -(tau2 - q_norm2 + margin)
-
+    Q32, q_norm2 = _augmented(X, query_idx, center, scale=-2.0)
+    Y32 = np.empty((other_idx.size, n_features + 2), dtype=np.float32)
+    y_norm2 = np.empty(other_idx.size)
     tiles = [
         (q0, x0)
         for q0 in range(0, n_queries, _QUERY_TILE)
@@ -197,6 +189,12 @@ def _bounded_search(X, query_idx, class_idx, n_neighbors, own=None):
     budget = max(1 << 20, _MAX_CANDIDATES_PER_NEIGHBOR * n_queries * n_neighbors)
     n_threads = max(1, min(_openmp_effective_n_threads(), len(tiles)))
     found = [0]
+
+    bounds = np.linspace(0, other_idx.size, n_threads + 1).astype(int)
+
+    def build(part):
+        sl = slice(bounds[part], bounds[part + 1])
+        _augmented(X, other_idx[sl], center, out=Y32[sl], norm2=y_norm2[sl])
 
     def screen(part):
         product = np.empty((_QUERY_TILE, _OTHER_TILE), dtype=np.float32)
@@ -217,28 +215,37 @@ def _bounded_search(X, query_idx, class_idx, n_neighbors, own=None):
                 found[0] += r.size
                 if found[0] > budget:
                     return None
-        return rows, cols
+        # exact distances of this thread's survivors
+        cand_q = np.concatenate(rows) if rows else np.empty(0, dtype=np.intp)
+        cand_x = other_idx[np.concatenate(cols)] if cols else cand_q
+        cand_d2 = _sq_distances(X, query_idx[cand_q], cand_x)
+        keep = cand_d2 <= tau2[cand_q]
+        return cand_q[keep], cand_x[keep], cand_d2[keep]
 
-    # the tiles run in threads (numpy releases the GIL), BLAS single-threaded
+    # numpy releases the GIL: the row blocks and tiles run in threads, with
+    # BLAS single-threaded inside each
     with threadpool_limits(limits=1, user_api="blas"):
-        if n_threads == 1:
-            parts = [screen(0)]
-        else:
-            with ThreadPoolExecutor(max_workers=n_threads) as pool:
-                parts = list(pool.map(screen, range(n_threads)))
+        with ThreadPoolExecutor(max_workers=n_threads) as pool:
+            list(pool.map(build, range(n_threads)))
+            # The threshold is a last column of the product: a row survives
+            # when ||x||^2 - 2 q.x - (tau2 - ||q||^2 + margin) <= 0 in float32.
+            # Rounding of the inputs and of the length-(d + 2) dot product
+            # stays below (3d + 12) u R^2, with R = ||q|| + the largest centred
+            # norm of any row (which bounds ||x||, ||q|| and tau2 alike); the
+            # margin is (4d + 16) u R^2.
+            largest = max(y_norm2.max(), _max_norm2(X, class_idx, center))
+            reach = np.sqrt(q_norm2) + math.sqrt(float(largest))
+            margin = (4 * n_features + 16) * 2.0**-24 * reach**2
+            Q32[:, n_features + 1] = -(tau2 - q_norm2 + margin)
+            parts = list(pool.map(screen, range(n_threads)))
     if any(part is None for part in parts):
         return None
-    rows = [r for part in parts for r in part[0]]
-    cols = [c for part in parts for c in part[1]]
-    cand_q = np.concatenate(rows) if rows else np.empty(0, dtype=np.intp)
-    cand_x = other_idx[np.concatenate(cols)] if cols else np.empty(0, dtype=np.intp)
+    cand_q, cand_x, cand_d2 = (np.concatenate(p) for p in zip(*parts))
 
-    # 3. Exact distances of the survivors; rank them with the class's own.
-    cand_d2 = _sq_distances(X, query_idx[cand_q], cand_x)
-    keep = cand_d2 <= tau2[cand_q]
-    all_q = np.concatenate([np.repeat(np.arange(n_queries), n_neighbors), cand_q[keep]])
-    all_x = np.concatenate([own.ravel(), cand_x[keep]])
-    all_d2 = np.concatenate([own_d2.ravel(), cand_d2[keep]])
+    # 3. Rank the survivors (exact distances) with the class's own rows.
+    all_q = np.concatenate([np.repeat(np.arange(n_queries), n_neighbors), cand_q])
+    all_x = np.concatenate([own.ravel(), cand_x])
+    all_d2 = np.concatenate([own_d2.ravel(), cand_d2])
     order = _rank(all_q, all_d2, all_x, query_idx)
     starts = np.searchsorted(all_q[order], np.arange(n_queries))
     take = starts[:, np.newaxis] + np.arange(n_neighbors)
