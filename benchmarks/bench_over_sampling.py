@@ -11,8 +11,9 @@ n_clusters_per_class=1, flip_y=0, class_sep=1, random_state=0)`` with the
 given minority share. Each cell is the median wall time of ``--repeats`` runs
 of ``fit_resample`` (``random_state=0``), each after a 0.3 s rest (so that no
 run pays for the previous one's spinning threads); the ratio is ours /
-imbalanced-learn's (< 1 means we are faster). ``rows`` gives the output size of each library,
-which differs where imbalanced-learn misses the requested counts.
+imbalanced-learn's (< 1 means we are faster). ``rows`` gives the output size
+of each library, which differs where imbalanced-learn misses the requested
+counts.
 
 ``--quick`` (the default) runs the issue's three setups but with 3 repeats and
 without the samplers that take minutes at that size on a 2-core machine
