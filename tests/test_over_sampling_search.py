@@ -5,7 +5,7 @@ import pytest
 from sklearn.datasets import make_classification
 from sklearn.neighbors import NearestNeighbors
 
-from skreweight.over_sampling import ADASYN, BorderlineSMOTE, _search
+from skreweight.over_sampling import ADASYN, SVMSMOTE, BorderlineSMOTE, _search
 from skreweight.over_sampling._search import kneighbors_among_all
 
 
@@ -136,8 +136,9 @@ def test_bounded_search_duplicate_rows_across_classes(forced):
         ADASYN(random_state=0),
         BorderlineSMOTE(random_state=0),
         BorderlineSMOTE(kind="borderline-2", random_state=0),
+        SVMSMOTE(random_state=0),
     ],
-    ids=["ADASYN", "Borderline-1", "Borderline-2"],
+    ids=["ADASYN", "Borderline-1", "Borderline-2", "SVMSMOTE"],
 )
 def test_samplers_same_rows_with_bounded_search(monkeypatch, sampler):
     X, y = _data(n=2000, n_features=8, weights=(0.85,), seed=4)

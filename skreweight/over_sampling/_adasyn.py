@@ -114,21 +114,20 @@ class ADASYN(BaseSMOTE):
             class_idx.size, k, class_label, "n_neighbors", type(self).__name__
         )
         X_class = X[class_idx]
-        if bounded_search_applies(
+        own = None
+        bounded = bounded_search_applies(
             self._nn_all, X, y, class_idx.size, class_label, k + 1
-        ):
+        )
+        if bounded:
             # the class's own neighbours bound the all-rows search
             nns = _class_neighbors(self.nn_, X_class, X_class, k)
             own = class_idx[np.column_stack([np.arange(class_idx.size), nns])]
-            nns_all = kneighbors_among_all(
-                self._nn_all, X, y, class_idx, class_label, k + 1, own=own
-            )[:, 1:]
-        else:
-            # scikit-learn's threaded search first: a numpy (BLAS) product
-            # just before it leaves spinning threads that slow it ~5x
-            nns_all = kneighbors_among_all(
-                self._nn_all, X, y, class_idx, class_label, k + 1
-            )[:, 1:]
+        nns_all = kneighbors_among_all(
+            self._nn_all, X, y, class_idx, class_label, k + 1, own=own
+        )[:, 1:]
+        if not bounded:
+            # after scikit-learn's threaded search: a BLAS product just
+            # before it leaves spinning threads that slow it ~5x
             nns = _class_neighbors(self.nn_, X_class, X_class, k)
         ratio = np.count_nonzero(y[nns_all] != class_label, axis=1) / k
         if not ratio.sum():

@@ -33,12 +33,6 @@ from skreweight.utils._sklearn_fixes import HasMethods, Interval, StrOptions
 __all__ = ["BorderlineSMOTE", "SVMSMOTE"]
 
 
-def _other_class_counts(nn_all, m, X_query, y, class_label):
-    """Number of other-class rows among the ``m`` nearest rows of all data."""
-    nns = _kneighbors(nn_all, X_query, m + 1)[:, 1:]
-    return np.count_nonzero(y[nns] != class_label, axis=1)
-
-
 @_fill_doc
 class BorderlineSMOTE(_KNeighborsMixin, BaseSMOTE):
     """Over-sample with Borderline-SMOTE: interpolate from rows near the border.
@@ -371,7 +365,8 @@ class SVMSMOTE(_KNeighborsMixin, BaseSMOTE):
         support = self.svm_support_
         support = support[y[support] == class_label]
         m = self._m
-        n_other = _other_class_counts(self.nn_m_, m, X[support], y, class_label)
+        nns_m = kneighbors_among_all(self.nn_m_, X, y, support, class_label, m + 1)
+        n_other = np.count_nonzero(y[nns_m[:, 1:]] != class_label, axis=1)
         keep = n_other < m
         support, n_other = support[keep], n_other[keep]
         if support.size == 0:
