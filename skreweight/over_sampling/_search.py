@@ -186,9 +186,12 @@ def _bounded_search(X, query_idx, class_idx, n_neighbors, own=None):
         for q0 in range(0, n_queries, _QUERY_TILE)
         for x0 in range(0, other_idx.size, _OTHER_TILE)
     ]
-    budget = max(1 << 20, _MAX_CANDIDATES_PER_NEIGHBOR * n_queries * n_neighbors)
     n_threads = max(1, min(_openmp_effective_n_threads(), len(tiles)))
-    found = [0]
+    # candidates each thread may keep before the screen gives up
+    budget = (
+        max(1 << 20, _MAX_CANDIDATES_PER_NEIGHBOR * n_queries * n_neighbors)
+        // n_threads
+    )
 
     bounds = np.linspace(0, other_idx.size, n_threads + 1).astype(int)
 
@@ -200,6 +203,7 @@ def _bounded_search(X, query_idx, class_idx, n_neighbors, own=None):
         product = np.empty((_QUERY_TILE, _OTHER_TILE), dtype=np.float32)
         lowest = np.empty(_QUERY_TILE, dtype=np.float32)
         rows, cols = [], []
+        found = 0
         for q0, x0 in tiles[part::n_threads]:
             q_tile = Q32[q0 : q0 + _QUERY_TILE]
             x_tile = Y32[x0 : x0 + _OTHER_TILE]
@@ -212,8 +216,8 @@ def _bounded_search(X, query_idx, class_idx, n_neighbors, own=None):
                 r, c = np.nonzero(prod[hit] <= 0)
                 rows.append(hit[r] + q0)
                 cols.append(c + x0)
-                found[0] += r.size
-                if found[0] > budget:
+                found += r.size
+                if found > budget:
                     return None
         # exact distances of this thread's survivors
         cand_q = np.concatenate(rows) if rows else np.empty(0, dtype=np.intp)
