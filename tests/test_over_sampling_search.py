@@ -87,15 +87,16 @@ def test_bounded_search_with_given_own_neighbours(forced):
 def test_bounded_search_gives_up_to_scikit_learn(forced, monkeypatch):
     # a screen that keeps more candidates than its budget falls back
     monkeypatch.setattr(_search, "_MAX_CANDIDATES_PER_NEIGHBOR", 0)
+    monkeypatch.setattr(_search, "_MIN_CANDIDATES", 0)
     monkeypatch.setattr(_search, "_bounded_search", _counting(_search._bounded_search))
     X, y = _data(n=600)
     query_idx = np.flatnonzero(y == 1)
     nn = NearestNeighbors(n_neighbors=5).fit(X)
+    nn.kneighbors = _counting(nn.kneighbors)
     got = kneighbors_among_all(nn, X, y, query_idx, 1, 5)
     assert _search._bounded_search.calls == 1
-    np.testing.assert_array_equal(
-        got, nn.kneighbors(X[query_idx], return_distance=False)
-    )
+    assert nn.kneighbors.calls == 1
+    np.testing.assert_array_equal(got, _reference(X, query_idx, 5))
 
 
 def _counting(func):

@@ -33,8 +33,10 @@ _MAX_FEATURES = 64
 # 20,000 queries, 2 cores).
 _QUERY_TILE = 2048
 _OTHER_TILE = 384
-# Candidates kept per query (on average) before giving up on the screen.
+# Candidates kept per query (on average) before giving up on the screen, and
+# at least this many.
 _MAX_CANDIDATES_PER_NEIGHBOR = 32
+_MIN_CANDIDATES = 1 << 20
 _EXACT_CHUNK = 1 << 16
 
 
@@ -189,7 +191,7 @@ def _bounded_search(X, query_idx, class_idx, n_neighbors, own=None):
     n_threads = max(1, min(_openmp_effective_n_threads(), len(tiles)))
     # candidates each thread may keep before the screen gives up
     budget = (
-        max(1 << 20, _MAX_CANDIDATES_PER_NEIGHBOR * n_queries * n_neighbors)
+        max(_MIN_CANDIDATES, _MAX_CANDIDATES_PER_NEIGHBOR * n_queries * n_neighbors)
         // n_threads
     )
 
