@@ -158,26 +158,17 @@ def _rank(all_q, all_d2, all_x, query_idx):
     return order
 
 
-def _bounded_search(X, query_idx, class_idx, n_neighbors, own=None):
-    """Exact all-rows neighbours by a thresholded screen; ``None`` to give up."""
-    n_queries = query_idx.size
-    # 1. Within the class: the n-th nearest (self included) bounds the n-th
-    # nearest of all rows from above.
-    if own is None:
-        inner = NearestNeighbors(n_neighbors=n_neighbors).fit(X[class_idx])
-        own = class_idx[
-            inner.kneighbors(
-                X[query_idx], n_neighbors=n_neighbors, return_distance=False
-            )
-        ]
-    own = np.asarray(own, dtype=np.intp)[:, :n_neighbors]
-    own_rows = np.repeat(query_idx, n_neighbors)
-    own_d2 = _sq_distances(X, own_rows, own.ravel()).reshape(n_queries, n_neighbors)
-    tau2 = own_d2.max(axis=1)
+def _screen(X, query_idx, other_idx, tau2, budget, extra_rows=None):
+    """Rows ``other_idx`` within ``sqrt(tau2)`` of each row ``query_idx``.
 
-    # 2. Screen the other rows: ||q - x||^2 <= tau2 iff
-    # ||x||^2 - 2 q.x <= tau2 - ||q||^2, one augmented float32 product.
-    other_idx = np.setdiff1d(np.arange(X.shape[0]), class_idx, assume_unique=True)
+    Returns ``(query position, row index, exact squared distance)`` of every
+    such pair, or ``None`` when more than ``budget`` pairs survive the float32
+    screen. ``extra_rows`` are the rows (besides ``other_idx``) whose
+    distances set ``tau2``: their norms enter the rounding margin.
+    """
+    # ||q - x||^2 <= tau2 iff ||x||^2 - 2 q.x <= tau2 - ||q||^2: one
+    # augmented float32 product per tile.
+    n_queries = query_idx.size
     center = X.mean(axis=0, dtype=np.float64)
     n_features = X.shape[1]
     Q32, q_norm2 = _augmented(X, query_idx, center, scale=-2.0)
@@ -190,10 +181,7 @@ def _bounded_search(X, query_idx, class_idx, n_neighbors, own=None):
     ]
     n_threads = max(1, min(_openmp_effective_n_threads(), len(tiles)))
     # candidates each thread may keep before the screen gives up
-    budget = (
-        max(_MIN_CANDIDATES, _MAX_CANDIDATES_PER_NEIGHBOR * n_queries * n_neighbors)
-        // n_threads
-    )
+    budget = max(_MIN_CANDIDATES, budget) // n_threads
 
     bounds = np.linspace(0, other_idx.size, n_threads + 1).astype(int)
 
@@ -239,14 +227,42 @@ def _bounded_search(X, query_idx, class_idx, n_neighbors, own=None):
             # stays below (3d + 12) u R^2, with R = ||q|| + the largest centred
             # norm of any row (which bounds ||x||, ||q|| and tau2 alike); the
             # margin is (4d + 16) u R^2.
-            largest = max(y_norm2.max(), _max_norm2(X, class_idx, center))
+            largest = y_norm2.max()
+            if extra_rows is not None:
+                largest = max(largest, _max_norm2(X, extra_rows, center))
             reach = np.sqrt(q_norm2) + math.sqrt(float(largest))
             margin = (4 * n_features + 16) * 2.0**-24 * reach**2
             Q32[:, n_features + 1] = -(tau2 - q_norm2 + margin)
             parts = list(pool.map(screen, range(n_threads)))
     if any(part is None for part in parts):
         return None
-    cand_q, cand_x, cand_d2 = (np.concatenate(p) for p in zip(*parts))
+    return tuple(np.concatenate(p) for p in zip(*parts))
+
+
+def _bounded_search(X, query_idx, class_idx, n_neighbors, own=None):
+    """Exact all-rows neighbours by a thresholded screen; ``None`` to give up."""
+    n_queries = query_idx.size
+    # 1. Within the class: the n-th nearest (self included) bounds the n-th
+    # nearest of all rows from above.
+    if own is None:
+        inner = NearestNeighbors(n_neighbors=n_neighbors).fit(X[class_idx])
+        own = class_idx[
+            inner.kneighbors(
+                X[query_idx], n_neighbors=n_neighbors, return_distance=False
+            )
+        ]
+    own = np.asarray(own, dtype=np.intp)[:, :n_neighbors]
+    own_rows = np.repeat(query_idx, n_neighbors)
+    own_d2 = _sq_distances(X, own_rows, own.ravel()).reshape(n_queries, n_neighbors)
+    tau2 = own_d2.max(axis=1)
+
+    # 2. Screen the other rows against tau2.
+    other_idx = np.setdiff1d(np.arange(X.shape[0]), class_idx, assume_unique=True)
+    budget = _MAX_CANDIDATES_PER_NEIGHBOR * n_queries * n_neighbors
+    found = _screen(X, query_idx, other_idx, tau2, budget, extra_rows=class_idx)
+    if found is None:
+        return None
+    cand_q, cand_x, cand_d2 = found
 
     # 3. Rank the survivors (exact distances) with the class's own rows.
     all_q = np.concatenate([np.repeat(np.arange(n_queries), n_neighbors), cand_q])
