@@ -4,10 +4,13 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from scipy import sparse
 from sklearn.datasets import make_classification
+from sklearn.metrics import pairwise_distances
 from sklearn.neighbors import NearestNeighbors
 
 import skreweight.over_sampling as ours
+from skreweight.over_sampling import _cluster
 
 
 def _s3(flip_y=0.01):
@@ -396,3 +399,16 @@ def test_combination_without_provenance_matches_pruned(name):
     ).fit_resample(X, y)
     np.testing.assert_array_equal(a[0], b[0])
     np.testing.assert_array_equal(a[1], b[1])
+
+
+@pytest.mark.parametrize("n_jobs", [None, 1, 2])
+def test_kmeans_smote_mean_pairwise_distance_blocks(monkeypatch, n_jobs):
+    # small blocks: diagonal and off-diagonal blocks, a ragged last block
+    monkeypatch.setattr(_cluster, "_MEAN_BLOCK", 64)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 5)) * 3 + 10
+    expected = pairwise_distances(X).sum() / (300 * 299)
+    got = _cluster._mean_pairwise_distance(X, n_jobs)
+    assert got == pytest.approx(expected, rel=1e-12)
+    sparse_got = _cluster._mean_pairwise_distance(sparse.csr_matrix(X), n_jobs)
+    assert sparse_got == pytest.approx(expected, rel=1e-12)

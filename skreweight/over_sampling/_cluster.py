@@ -2,11 +2,15 @@
 
 import math
 import numbers
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from joblib import effective_n_jobs
+from scipy import sparse
 from sklearn.base import clone
 from sklearn.cluster import MiniBatchKMeans
 from sklearn.metrics import pairwise_distances_chunked
+from threadpoolctl import threadpool_limits
 
 from skreweight.over_sampling._base import (
     _NEIGHBORS_CONSTRAINT,
@@ -19,18 +23,65 @@ from skreweight.over_sampling._base import (
     _make_neighbors,
     _smote_draws,
 )
-from skreweight.utils._sklearn_fixes import HasMethods, Interval, StrOptions
+from skreweight.utils._sklearn_fixes import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    _openmp_effective_n_threads,
+)
 
 __all__ = ["KMeansSMOTE"]
 
 
+# Rows per block of the dense mean-distance computation (32 MiB per block).
+_MEAN_BLOCK = 2048
+
+
 def _mean_pairwise_distance(X, n_jobs):
-    """Mean Euclidean distance over the distinct ordered pairs of rows."""
+    """Mean Euclidean distance over the distinct ordered pairs of rows.
+
+    Dense input: blocks of the upper triangle only (each off-diagonal block
+    counts twice), squared distances from one augmented product
+    ``[x, |x|^2, 1] . [-2 y, 1, |y|^2]``, the blocks spread over ``n_jobs``
+    threads (numpy releases the GIL; BLAS single-threaded in each; ``None``:
+    as many as scikit-learn's OpenMP code uses). Sparse
+    input: scikit-learn's chunked pairwise distances.
+    """
     n = X.shape[0]
-    total = 0.0
-    for chunk in pairwise_distances_chunked(X, metric="euclidean", n_jobs=n_jobs):
-        total += float(chunk.sum())
-    return total / (n * n - n)
+    if sparse.issparse(X):
+        total = 0.0
+        for chunk in pairwise_distances_chunked(X, metric="euclidean", n_jobs=n_jobs):
+            total += float(chunk.sum())
+        return total / (n * n - n)
+    X = np.asarray(X, dtype=np.float64)
+    sq = np.einsum("ij,ij->i", X, X)
+    left = np.hstack([X, sq[:, np.newaxis], np.ones((n, 1))])
+    right = np.hstack([-2.0 * X, np.ones((n, 1)), sq[:, np.newaxis]])
+    starts = range(0, n, _MEAN_BLOCK)
+    blocks = [(a, b) for a in starts for b in starts if b >= a]
+
+    def block_sum(block):
+        a, b = block
+        d2 = left[a : a + _MEAN_BLOCK] @ right[b : b + _MEAN_BLOCK].T
+        np.maximum(d2, 0.0, out=d2)
+        np.sqrt(d2, out=d2)
+        if a == b:
+            np.fill_diagonal(d2, 0.0)
+            return float(d2.sum())
+        return 2.0 * float(d2.sum())
+
+    # None: as many threads as scikit-learn's OpenMP code uses
+    wanted = (
+        _openmp_effective_n_threads() if n_jobs is None else effective_n_jobs(n_jobs)
+    )
+    n_threads = max(1, min(wanted, len(blocks)))
+    with threadpool_limits(limits=1, user_api="blas"):
+        if n_threads == 1:
+            sums = [block_sum(block) for block in blocks]
+        else:
+            with ThreadPoolExecutor(max_workers=n_threads) as pool:
+                sums = list(pool.map(block_sum, blocks))
+    return math.fsum(sums) / (n * n - n)
 
 
 @_fill_doc
@@ -62,7 +113,8 @@ class KMeansSMOTE(_KNeighborsMixin, BaseSMOTE):
         interpolate towards; or a ``NearestNeighbors``-like estimator.
 
     n_jobs : int, default=None
-        Number of jobs of the pairwise distances used for the sparsities.
+        Number of threads of the pairwise distances used for the sparsities
+        (``None``: as many as scikit-learn's OpenMP code uses, -1: all cores).
 
     kmeans_estimator : int or object, default=None
         ``None`` means ``MiniBatchKMeans(random_state=random_state)`` (8
