@@ -53,6 +53,14 @@ def _make_neighbors(param_name, value, additional_neighbor=1):
     return nn, int(n_neighbors) - additional_neighbor
 
 
+def _is_default_neighbors(nn):
+    """Whether ``nn`` is a plain Euclidean ``NearestNeighbors``."""
+    return (
+        type(nn) is NearestNeighbors
+        and nn.get_params() == NearestNeighbors(n_neighbors=nn.n_neighbors).get_params()
+    )
+
+
 def _kneighbors(nn, X, n_neighbors):
     """Indices of the ``n_neighbors`` nearest fitted rows of every row of ``X``.
 
@@ -95,8 +103,7 @@ def _class_neighbors(nn, X_fit, X_query, k):
         and not sparse.issparse(X_fit)
         and X_fit.shape[0] ** 2 <= _SMALL_SEARCH_ENTRIES
         and k < X_fit.shape[0]
-        and type(nn) is NearestNeighbors
-        and nn.get_params() == NearestNeighbors(n_neighbors=nn.n_neighbors).get_params()
+        and _is_default_neighbors(nn)
     ):
         return _self_kneighbors(np.asarray(X_fit, dtype=np.float64), k)
     return _kneighbors(nn, X_query, k + 1)[:, 1:]

@@ -13,6 +13,7 @@ from skreweight.over_sampling._base import (
     _check_class_size,
     _class_neighbors,
     _fill_doc,
+    _is_default_neighbors,
     _kneighbors,
     _KNeighborsMixin,
     _label,
@@ -20,7 +21,6 @@ from skreweight.over_sampling._base import (
     _smote_draws,
 )
 from skreweight.over_sampling._search import (
-    _is_default_neighbors,
     bounded_search_applies,
     kneighbors_among_all,
 )

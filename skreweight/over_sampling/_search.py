@@ -9,7 +9,8 @@ float32 matrix product per tile against that per-query threshold (with a
 rounding margin that provably keeps every row within it), and only the few
 survivors get exact float64 distances and a rank. Without a heap per query,
 this is about twice as fast as scikit-learn's brute-force search on these
-shapes, and it gives the same neighbours (ties aside).
+shapes, and it gives the same neighbours (exact ties: the query row itself
+first, then the lower index).
 """
 
 import math
@@ -20,6 +21,7 @@ from scipy import sparse
 from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits
 
+from skreweight.over_sampling._base import _is_default_neighbors
 from skreweight.utils._sklearn_fixes import _openmp_effective_n_threads
 
 # Below this many (query, other-row) pairs scikit-learn's search is used.
@@ -38,14 +40,6 @@ _OTHER_TILE = 384
 _MAX_CANDIDATES_PER_NEIGHBOR = 32
 _MIN_CANDIDATES = 1 << 20
 _EXACT_CHUNK = 1 << 16
-
-
-def _is_default_neighbors(nn):
-    """Whether ``nn`` is a plain Euclidean ``NearestNeighbors``."""
-    return (
-        type(nn) is NearestNeighbors
-        and nn.get_params() == NearestNeighbors(n_neighbors=nn.n_neighbors).get_params()
-    )
 
 
 def bounded_search_applies(nn_all, X, y, n_queries, class_label, n_neighbors):
