@@ -11,6 +11,7 @@ from sklearn.base import clone
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import Bunch, check_random_state
 
+from skreweight.over_sampling._screened import screened_kneighbors
 from skreweight.utils._sklearn_fixes import HasMethods, Interval
 
 __all__ = ["BaseSMOTE"]
@@ -21,6 +22,10 @@ _CHUNK_BYTES = 1 << 20
 # Above ~250 rows scikit-learn's threaded search is faster on an idle machine
 # (2,000 rows x 20: 18 ms vs 72 ms on 2 cores).
 _SMALL_SEARCH_ENTRIES = 1 << 16
+# From this many n * n entries on, the screened float32 search beats
+# scikit-learn's brute-force one (10,000 x 20: 0.12 s vs 0.14 s; 20,000 x 20:
+# 0.32 s vs 0.57 s, 2 cores).
+_SCREENED_SEARCH_ENTRIES = 1 << 26
 
 _NEIGHBORS_CONSTRAINT = [
     Interval(numbers.Integral, 1, None, closed="left"),
@@ -95,17 +100,29 @@ def _class_neighbors(nn, X_fit, X_query, k):
     The rows of ``X_query`` are assumed to be rows of ``X_fit``: the first
     neighbour returned by the estimator (the row itself) is dropped. When
     ``nn`` is the default ``NearestNeighbors`` of an int parameter and the
-    class is small and dense, the search runs in plain numpy.
+    class is dense, the search runs in plain numpy when the class is small,
+    and as a screened float32 search (:mod:`._screened`, exact) when it is
+    large and scikit-learn would search by brute force. Either way the row
+    itself is left out, ties go to the lower index.
     """
     nn.fit(X_fit)
     if (
         X_query is X_fit
         and not sparse.issparse(X_fit)
-        and X_fit.shape[0] ** 2 <= _SMALL_SEARCH_ENTRIES
         and k < X_fit.shape[0]
         and _is_default_neighbors(nn)
     ):
-        return _self_kneighbors(np.asarray(X_fit, dtype=np.float64), k)
+        n_rows = X_fit.shape[0]
+        if n_rows**2 <= _SMALL_SEARCH_ENTRIES:
+            return _self_kneighbors(np.asarray(X_fit, dtype=np.float64), k)
+        # only where scikit-learn would search by brute force (not its trees)
+        if (
+            n_rows**2 >= _SCREENED_SEARCH_ENTRIES
+            and getattr(nn, "_fit_method", None) == "brute"
+        ):
+            found = screened_kneighbors(X_fit, np.arange(n_rows), k + 1)
+            if found is not None:
+                return found[:, 1:]
     return _kneighbors(nn, X_query, k + 1)[:, 1:]
 
 
