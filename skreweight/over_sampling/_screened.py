@@ -69,6 +69,26 @@ def _exact_sq_distances(X, rows, cols):
     return out
 
 
+def _ranges(n, n_parts):
+    """``n_parts`` slices splitting ``range(n)`` evenly."""
+    bounds = np.linspace(0, n, max(1, n_parts) + 1).astype(int)
+    return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def _centred_float32(X, rows, center, scale, out, norm2):
+    """``out[:, :d] = scale * (X[rows] - center)`` as float32, and the squared
+    centred norms in ``norm2`` (float64), in cache-sized chunks."""
+    n_features = X.shape[1]
+    chunk = max(1, (1 << 17) // n_features)
+    for start in range(0, rows.size, chunk):
+        sl = slice(start, start + chunk)
+        centred = X[rows[sl]] - center
+        norm2[sl] = np.einsum("ij,ij->i", centred, centred)
+        if scale != 1.0:
+            centred *= scale
+        out[sl, :n_features] = centred
+
+
 def screened_kneighbors(X, query_idx, n_neighbors, n_threads=None):
     """The ``n_neighbors`` nearest rows of ``X`` of each row ``X[query_idx]``.
 
@@ -125,20 +145,24 @@ def screened_kneighbors(X, query_idx, n_neighbors, n_threads=None):
     center = X.mean(axis=0)
     Y32 = np.empty((n_samples, n_features + 2), dtype=np.float32)
     norm2 = np.empty(n_samples)
-    for start in range(0, n_samples, 1 << 16):
-        sl = slice(start, start + (1 << 16))
-        centred = X[order[sl]] - center
-        norm2[sl] = np.einsum("ij,ij->i", centred, centred)
-        Y32[sl, :n_features] = centred
-        Y32[sl, n_features] = norm2[sl]
-    Y32[:, n_features + 1] = 1.0
     Q32 = np.empty((n_queries, n_features + 2), dtype=np.float32)
     q_norm2 = np.empty(n_queries)
-    for start in range(0, n_queries, 1 << 16):
-        sl = slice(start, start + (1 << 16))
-        centred = X[query_idx[sl]] - center
-        q_norm2[sl] = np.einsum("ij,ij->i", centred, centred)
-        Q32[sl, :n_features] = -2.0 * centred
+    # float32 rows, built by the threads in row ranges
+    builds = [
+        (order[sl], Y32[sl], norm2[sl], 1.0) for sl in _ranges(n_samples, n_threads)
+    ] + [
+        (query_idx[sl], Q32[sl], q_norm2[sl], -2.0)
+        for sl in _ranges(n_queries, n_threads)
+    ]
+
+    def build(task):
+        rows, out, out_norm2, scale = task
+        _centred_float32(X, rows, center, scale, out, out_norm2)
+
+    with ThreadPoolExecutor(max_workers=max(1, n_threads)) as pool:
+        list(pool.map(build, builds))
+    Y32[:, n_features] = norm2
+    Y32[:, n_features + 1] = 1.0
     Q32[:, n_features] = 1.0
     reach2 = (np.sqrt(q_norm2) + math.sqrt(float(norm2.max()))) ** 2
     slack = 2 * (4 * n_features + 16) * _UNIT_ROUNDOFF * reach2
