@@ -243,6 +243,51 @@ def test_seed_and_gap_distributions():
     assert stats.kstest(prov.gap, "uniform").pvalue > 1e-3
 
 
+@pytest.mark.parametrize("n_new", [37, 3 * 99, 3 * 99 + 50])
+def test_smote_even_seed_selection_uses_every_seed_evenly(n_new):
+    # fewer new rows than seeds, an exact multiple, and a remainder
+    X, y = _s4()
+    idx = np.flatnonzero(y == 1)
+    sampler = ours.SMOTE(
+        sampling_strategy={1: idx.size + n_new},
+        seed_selection="even",
+        random_state=0,
+    )
+    X_res, y_res = sampler.fit_resample(X, y)
+    prov = sampler.provenance_
+    assert prov.seed.size == n_new and np.all(y_res[X.shape[0] :] == 1)
+    counts = np.bincount(np.searchsorted(idx, prov.seed), minlength=idx.size)
+    rounds, extra = divmod(n_new, idx.size)
+    assert counts.min() == rounds and counts.max() == rounds + (extra > 0)
+    assert np.count_nonzero(counts == rounds + 1) == extra
+    # partners are neighbours of their seed; the rows are rebuilt exactly
+    nns = NearestNeighbors(n_neighbors=6).fit(X[idx])
+    nns = idx[nns.kneighbors(X[idx], return_distance=False)[:, 1:]]
+    pos = np.searchsorted(idx, prov.seed)
+    assert np.all((nns[pos] == prov.partner[:, None]).any(axis=1))
+    np.testing.assert_array_equal(_rebuild(X, prov), X_res[X.shape[0] :])
+    assert np.all((prov.gap >= 0) & (prov.gap < 1))
+
+
+def test_smote_even_seed_selection_multiclass_sparse_deterministic():
+    X, y = _s5()
+    X_csr = sparse.csr_matrix(X)
+    runs = [
+        ours.SMOTE(seed_selection="even", random_state=4).fit_resample(data, y)
+        for data in (X, X, X_csr)
+    ]
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    np.testing.assert_allclose(runs[2][0].toarray(), runs[0][0], rtol=0, atol=1e-12)
+    assert Counter(runs[0][1]) == Counter(
+        ours.SMOTE(random_state=4).fit_resample(X, y)[1]
+    )
+    # the default draws are imbalanced-learn's, "even" ones are not
+    X_random, _ = ours.SMOTE(random_state=4).fit_resample(X, y)
+    assert not np.array_equal(X_random, runs[0][0])
+    with pytest.raises(ValueError, match="seed_selection"):
+        ours.SMOTE(seed_selection="uniform").fit_resample(X, y)
+
+
 # -------------------------------------------------------------- SMOTE-NC ----
 
 

@@ -72,6 +72,7 @@ class _OverSampler:
 # produce, so they are not offered here.
 _OVER_SAMPLERS = {
     "smote": ("SMOTE", {}),
+    "smote_even": ("SMOTE", {"seed_selection": "even"}),
     "adasyn": ("ADASYN", {}),
     "borderline": ("BorderlineSMOTE", {"kind": "borderline-1"}),
     "borderline2": ("BorderlineSMOTE", {"kind": "borderline-2"}),

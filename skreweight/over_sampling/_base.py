@@ -153,6 +153,17 @@ def _smote_draws(random_state, n_seeds, k, n_samples):
     return idx // k, idx % k, steps
 
 
+def _even_smote_draws(random_state, n_seeds, k, n_samples):
+    """Every seed ``n_samples // n_seeds`` times, the remainder on distinct
+    seeds drawn without replacement; partners and gaps uniform."""
+    rounds, extra = divmod(n_samples, n_seeds)
+    chosen = np.sort(random_state.choice(n_seeds, size=extra, replace=False))
+    rows = np.concatenate([np.tile(np.arange(n_seeds), rounds), chosen])
+    cols = random_state.randint(low=0, high=k, size=n_samples)
+    steps = random_state.uniform(size=n_samples)
+    return rows, cols, steps
+
+
 def _interpolate(X, seed, partner, gap, out=None):
     """Rows ``X[seed] + gap * (X[partner] - X[seed])``.
 

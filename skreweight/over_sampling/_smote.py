@@ -6,10 +6,12 @@ from skreweight.over_sampling._base import (
     _NEIGHBORS_CONSTRAINT,
     BaseSMOTE,
     _class_neighbors,
+    _even_smote_draws,
     _fill_doc,
     _KNeighborsMixin,
     _smote_draws,
 )
+from skreweight.utils._sklearn_fixes import StrOptions
 
 __all__ = ["SMOTE"]
 
@@ -20,10 +22,11 @@ class SMOTE(_KNeighborsMixin, BaseSMOTE):
 
     Every synthetic row of class ``c`` is ``x_i + u * (x_j - x_i)`` where
     ``x_i`` is a row of class ``c``, ``x_j`` one of its ``k_neighbors`` nearest
-    rows of the same class and ``u ~ U[0, 1)``. Pairs ``(i, j)`` are drawn
-    uniformly with replacement, exactly as in imbalanced-learn, so that with
-    an integer ``random_state`` a binary problem gives the same rows as
-    :class:`imblearn.over_sampling.SMOTE`.
+    rows of the same class and ``u ~ U[0, 1)``. By default pairs ``(i, j)``
+    are drawn uniformly with replacement, exactly as in imbalanced-learn, so
+    that with an integer ``random_state`` a binary problem gives the same
+    rows as :class:`imblearn.over_sampling.SMOTE`; ``seed_selection="even"``
+    uses every row as a seed equally often, as in the paper.
 
     Read more in the :ref:`User Guide <over_sampling>`.
 
@@ -34,6 +37,19 @@ class SMOTE(_KNeighborsMixin, BaseSMOTE):
     {random_state}
 
     {k_neighbors}
+
+    seed_selection : {"random", "even"}, default="random"
+        How seeds are chosen among the rows of a class.
+
+        - ``"random"``: (seed, neighbour) pairs uniformly with replacement,
+          as imbalanced-learn does. Some rows are never used as a seed (with
+          as many new rows as rows, about 37% of them), others several times.
+        - ``"even"``: every row is the seed of ``n_new // n_c`` synthetic rows,
+          and the ``n_new % n_c`` remaining ones go to distinct rows drawn
+          without replacement, so seed counts differ by at most one (the
+          original algorithm of Chawla et al., which uses each minority row
+          ``N / 100`` times). The partner is one of the seed's neighbours,
+          uniformly, and the gap is ``U[0, 1)``.
 
     Attributes
     ----------
@@ -84,18 +100,28 @@ class SMOTE(_KNeighborsMixin, BaseSMOTE):
     _parameter_constraints: dict = {
         **BaseSMOTE._parameter_constraints,
         "k_neighbors": _NEIGHBORS_CONSTRAINT,
+        "seed_selection": [StrOptions({"random", "even"})],
     }
 
-    def __init__(self, *, sampling_strategy="auto", random_state=None, k_neighbors=5):
+    def __init__(
+        self,
+        *,
+        sampling_strategy="auto",
+        random_state=None,
+        k_neighbors=5,
+        seed_selection="random",
+    ):
         super().__init__(sampling_strategy=sampling_strategy, random_state=random_state)
         self.k_neighbors = k_neighbors
+        self.seed_selection = seed_selection
 
     def _sample_class(self, X, y, class_label, n_samples, random_state):
         class_idx = np.flatnonzero(y == class_label)
         self.nn_k_, k = self._nn_k(class_idx.size, class_label)
         X_class = X[class_idx]
         nns = _class_neighbors(self.nn_k_, X_class, X_class, k)
-        rows, cols, steps = _smote_draws(random_state, class_idx.size, k, n_samples)
+        draws = _even_smote_draws if self.seed_selection == "even" else _smote_draws
+        rows, cols, steps = draws(random_state, class_idx.size, k, n_samples)
         return {
             "seed": class_idx[rows],
             "partner": class_idx[nns[rows, cols]],
