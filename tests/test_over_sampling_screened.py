@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import make_classification
 from sklearn.neighbors import NearestNeighbors
+from test_over_sampling_search import _counting, _reference
 
 from skreweight.over_sampling import SMOTE, SMOTEENN, KMeansSMOTE, _base, _screened
 from skreweight.over_sampling._screened import screened_kneighbors
@@ -17,21 +18,6 @@ def small_tiles(monkeypatch):
     monkeypatch.setattr(_screened, "_FOLDS", 3)
 
 
-def _reference(X, query_idx, n_neighbors):
-    """Brute-force exact ranks: distance, then the query row, then the index."""
-    diff = X[query_idx, None, :] - X[None, :, :]
-    d2 = np.einsum("ijk,ijk->ij", diff, diff)
-    rank = np.lexsort(
-        (
-            np.broadcast_to(np.arange(X.shape[0]), d2.shape),
-            np.arange(X.shape[0])[None, :] != query_idx[:, None],
-            d2,
-        ),
-        axis=1,
-    )
-    return rank[:, :n_neighbors]
-
-
 def _data(n=2500, n_features=8, seed=0):
     X, _ = make_classification(
         n_samples=n,
@@ -42,15 +28,6 @@ def _data(n=2500, n_features=8, seed=0):
         random_state=seed,
     )
     return X
-
-
-def _counting(func):
-    def wrapper(*args, **kwargs):
-        wrapper.calls += 1
-        return func(*args, **kwargs)
-
-    wrapper.calls = 0
-    return wrapper
 
 
 @pytest.mark.parametrize("n_neighbors", [1, 6, 17])

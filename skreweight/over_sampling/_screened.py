@@ -59,12 +59,12 @@ def _kth_smallest(values, k):
     return np.partition(values, k - 1, axis=1)[:, k - 1]
 
 
-def _exact_sq_distances(X, rows, cols):
+def exact_sq_distances(X, rows, cols):
     """float64 squared distances between ``X[rows]`` and ``X[cols]``."""
     out = np.empty(rows.size)
     for start in range(0, rows.size, 1 << 16):
         sl = slice(start, start + (1 << 16))
-        diff = X[rows[sl]] - X[cols[sl]]
+        diff = X[rows[sl]].astype(np.float64) - X[cols[sl]]
         out[sl] = np.einsum("ij,ij->i", diff, diff)
     return out
 
@@ -274,7 +274,7 @@ def screened_kneighbors(X, query_idx, n_neighbors, n_threads=None):
         keep = cand_v <= threshold[cand_q]
         cand_q, cand_x = cand_q[keep], order[cand_x[keep]]
         query_rows = query_idx[q0 + cand_q]
-        cand_d2 = _exact_sq_distances(X, query_rows, cand_x)
+        cand_d2 = exact_sq_distances(X, query_rows, cand_x)
         # by query, distance, the query row itself first, then lower index
         ranked = np.lexsort((cand_x, cand_x != query_rows, cand_d2, cand_q))
         cand_q, cand_x = cand_q[ranked], cand_x[ranked]

@@ -22,6 +22,7 @@ from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits
 
 from skreweight.over_sampling._base import _is_default_neighbors
+from skreweight.over_sampling._screened import exact_sq_distances
 from skreweight.utils._sklearn_fixes import _openmp_effective_n_threads
 
 # Below this many (query, other-row) pairs scikit-learn's search is used.
@@ -87,16 +88,6 @@ def kneighbors_among_all(nn_all, X, y, query_idx, class_label, n_neighbors, own=
     if isinstance(result, tuple):
         result = result[1]
     return np.asarray(result, dtype=np.intp)
-
-
-def _sq_distances(X, rows, cols):
-    """Exact float64 squared distances between ``X[rows]`` and ``X[cols]``."""
-    out = np.empty(rows.size)
-    for start in range(0, rows.size, _EXACT_CHUNK):
-        sl = slice(start, start + _EXACT_CHUNK)
-        diff = X[rows[sl]].astype(np.float64) - X[cols[sl]]
-        out[sl] = np.einsum("ij,ij->i", diff, diff)
-    return out
 
 
 def _augmented(X, rows, center, scale=None, out=None, norm2=None):
@@ -206,7 +197,7 @@ def _screen(X, query_idx, other_idx, tau2, budget, extra_rows=None):
         # exact distances of this thread's survivors
         cand_q = np.concatenate(rows) if rows else np.empty(0, dtype=np.intp)
         cand_x = other_idx[np.concatenate(cols)] if cols else cand_q
-        cand_d2 = _sq_distances(X, query_idx[cand_q], cand_x)
+        cand_d2 = exact_sq_distances(X, query_idx[cand_q], cand_x)
         keep = cand_d2 <= tau2[cand_q]
         return cand_q[keep], cand_x[keep], cand_d2[keep]
 
@@ -247,7 +238,9 @@ def _bounded_search(X, query_idx, class_idx, n_neighbors, own=None):
         ]
     own = np.asarray(own, dtype=np.intp)[:, :n_neighbors]
     own_rows = np.repeat(query_idx, n_neighbors)
-    own_d2 = _sq_distances(X, own_rows, own.ravel()).reshape(n_queries, n_neighbors)
+    own_d2 = exact_sq_distances(X, own_rows, own.ravel()).reshape(
+        n_queries, n_neighbors
+    )
     tau2 = own_d2.max(axis=1)
 
     # 2. Screen the other rows against tau2.
