@@ -139,9 +139,12 @@ def test_adasyn_per_seed_counts_close_to_imblearn():
 # ------------------------------------------------------------ bit-exact ----
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int64])
 @pytest.mark.parametrize("name", ["SMOTE", "BorderlineSMOTE"])
-def test_bit_exact_with_imblearn(name):
+def test_bit_exact_with_imblearn(name, dtype):
+    # float32 / int rows: float64 arithmetic rounded once, as imbalanced-learn
     X, y = _e2()
+    X = (X * 100).astype(dtype) if dtype is np.int64 else X.astype(dtype)
     X_a, y_a = getattr(ours, name)(random_state=7).fit_resample(X, y)
     X_b, y_b = getattr(imb, name)(random_state=7).fit_resample(X, y)
     np.testing.assert_array_equal(X_a, X_b)
@@ -371,6 +374,25 @@ def test_sparse_input_matches_dense(name, fmt):
     assert X_s.format == fmt
     np.testing.assert_allclose(X_s.toarray(), X_d, atol=1e-12)
     np.testing.assert_array_equal(y_s, y_d)
+
+
+@pytest.mark.parametrize("name", sorted(set(ours.__all__) - {"SMOTENC", "SMOTEN"}))
+def test_integer_rows_accepted_and_kept(name):
+    # imbalanced-learn accepts integer X and returns it truncated to int
+    X, y = _s4()
+    params = {"cluster_balance_threshold": 0.0} if name == "KMeansSMOTE" else {}
+    X_int = np.round(X * 100).astype(np.int64)
+    sampler = getattr(ours, name)(random_state=0, **params)
+    X_res, y_res = sampler.fit_resample(X_int, y)
+    assert X_res.dtype == np.int64
+    # the originals come first (the surviving ones, for cleaning samplers)
+    kept = getattr(sampler, "sample_indices_", np.arange(len(X)))
+    np.testing.assert_array_equal(X_res[: kept.size], X_int[kept])
+    if not hasattr(sampler, "sample_indices_"):
+        _, y_float = getattr(ours, name)(random_state=0, **params).fit_resample(
+            X_int.astype(float), y
+        )
+        assert Counter(y_res) == Counter(y_float)
 
 
 def test_float32_and_pandas_kept():

@@ -114,7 +114,7 @@ def _class_neighbors(nn, X_fit, X_query, k):
     ):
         n_rows = X_fit.shape[0]
         if n_rows**2 <= _SMALL_SEARCH_ENTRIES:
-            return _self_kneighbors(np.asarray(X_fit, dtype=np.float64), k)
+            return _self_kneighbors(X_fit, k)
         # only where scikit-learn would search by brute force (not its trees)
         if (
             n_rows**2 >= _SCREENED_SEARCH_ENTRIES
@@ -168,8 +168,10 @@ def _interpolate(X, seed, partner, gap, out=None):
     """Rows ``X[seed] + gap * (X[partner] - X[seed])``.
 
     Dense input is written in chunks into ``out`` (rows of dtype ``X.dtype``);
-    the arithmetic follows imbalanced-learn's so that results are identical.
-    Sparse input returns a sparse matrix of the same format.
+    the arithmetic follows imbalanced-learn's so that results are identical:
+    the difference in ``X.dtype``, then ``base + gap * diff`` in float64,
+    rounded once to ``X.dtype``. Sparse input returns a sparse matrix of the
+    same format.
     """
     if sparse.issparse(X):
         base = X[seed]
@@ -183,10 +185,14 @@ def _interpolate(X, seed, partner, gap, out=None):
     for start in range(0, seed.size, rows):
         sl = slice(start, start + rows)
         base = X[seed[sl]]
-        chunk = out[sl]
-        np.subtract(X[partner[sl]], base, out=chunk)
-        chunk *= gap[sl, np.newaxis]
-        chunk += base
+        if out.dtype == np.float64:
+            chunk = out[sl]
+            np.subtract(X[partner[sl]], base, out=chunk)
+            chunk *= gap[sl, np.newaxis]
+            chunk += base
+        else:
+            # float32 (and other) rows: float64 arithmetic, one rounding
+            out[sl] = base + gap[sl, np.newaxis] * (X[partner[sl]] - base)
     return out
 
 
@@ -351,6 +357,7 @@ def _self_kneighbors(X, k):
     ``NearestNeighbors`` call costs more in thread set-up than in work. The
     candidates are ranked by their exact distances, ties to the lower index.
     """
+    X = np.asarray(X, dtype=np.float64)
     sq = np.einsum("ij,ij->i", X, X)
     dist = sq[:, None] + sq[None, :] - 2 * X @ X.T
     np.fill_diagonal(dist, np.inf)
