@@ -30,7 +30,7 @@ def _data(n=2500, n_features=8, seed=0):
     return X
 
 
-@pytest.mark.parametrize("n_neighbors", [1, 6, 17])
+@pytest.mark.parametrize("n_neighbors", [1, 6, 16])
 @pytest.mark.parametrize("n_features", [1, 8, 40])
 def test_screened_search_is_exact(small_tiles, n_neighbors, n_features):
     X = _data(n_features=n_features)
@@ -55,6 +55,15 @@ def test_screened_search_default_sizes_match_scikit_learn():
     got = screened_kneighbors(X, np.arange(4000), 6)
     expected = NearestNeighbors(n_neighbors=6).fit(X).kneighbors(X)[1]
     np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("n_samples", [7, 300, 700])
+def test_screened_search_fewer_rows_than_group_minima_need(n_samples):
+    # under one tile, or one tile and a part: the first threshold is the
+    # k-th smallest product itself, not a group minimum
+    X = _data(n=n_samples, n_features=12, seed=5)
+    got = screened_kneighbors(X, np.arange(n_samples), 7)
+    np.testing.assert_array_equal(got, _reference(X, np.arange(n_samples), 7))
 
 
 def test_screened_search_sorted_rows_offset_float32(small_tiles):
@@ -102,9 +111,10 @@ def test_screened_search_gives_up(small_tiles, monkeypatch):
     X = _data(n=1000)
     monkeypatch.setattr(_screened, "_MAX_CANDIDATES_PER_NEIGHBOR", 1)
     assert screened_kneighbors(X, np.arange(1000), 6) is None
-    # more neighbours than the first product can bound
+    # more neighbours than the screen is worth
     monkeypatch.setattr(_screened, "_MAX_CANDIDATES_PER_NEIGHBOR", 64)
-    assert screened_kneighbors(X, np.arange(1000), 300) is None
+    assert screened_kneighbors(X, np.arange(1000), 16) is not None
+    assert screened_kneighbors(X, np.arange(1000), 17) is None
 
 
 def test_class_neighbors_takes_screened_search_and_gives_up(monkeypatch):
