@@ -7,7 +7,8 @@ Every sampler of :mod:`skreweight.over_sampling` makes the minority class as
 large as the majority, but they disagree on *where* the new rows go. On a
 2-D toy problem with an overlapping border, this example plots the synthetic
 rows of each sampler, then uses ``provenance_`` to draw, for a few of them,
-the segment between the seed row and the partner row they came from.
+the segment between the seed row and the partner row they came from, and to
+count how often SMOTE uses each minority row as a seed.
 """
 
 # %%
@@ -90,4 +91,33 @@ for i in range(0, len(prov.seed), 40):
     ax.scatter(*X_res[len(X) + i], c="tab:orange", s=20)
 ax.legend()
 ax.set_title("BorderlineSMOTE: seed-partner segments")
+plt.show()
+
+# %%
+# How often each row is a seed
+# ----------------------------
+# imbalanced-learn's SMOTE draws (seed, neighbour) pairs with replacement, so
+# some minority rows seed far more synthetic rows than others (with fewer new
+# rows than minority rows, some are never a seed).
+# ``seed_selection="even"`` uses every row ``n_new // n_c`` or one more times,
+# as in the original algorithm; ``provenance_.seed`` shows the difference.
+minority = np.flatnonzero(y == 1)
+fig, ax = plt.subplots(figsize=(7, 4))
+for selection, color in [("random", "tab:gray"), ("even", "tab:green")]:
+    sampler = os_.SMOTE(seed_selection=selection, random_state=0)
+    sampler.fit_resample(X, y)
+    uses = np.bincount(
+        np.searchsorted(minority, sampler.provenance_.seed), minlength=minority.size
+    )
+    print(f"{selection}: each minority row seeds {uses.min()} to {uses.max()} rows")
+    ax.hist(
+        uses,
+        bins=np.arange(uses.max() + 2) - 0.5,
+        color=color,
+        alpha=0.6,
+        label=f'seed_selection="{selection}"',
+    )
+ax.set_xlabel("synthetic rows seeded by a minority row")
+ax.set_ylabel("minority rows")
+ax.legend()
 plt.show()
