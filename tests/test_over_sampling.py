@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import sparse
+from sklearn.cluster import KMeans
 from sklearn.datasets import make_classification
 from sklearn.model_selection import StratifiedKFold
 from sklearn.neighbors import KNeighborsClassifier, NearestNeighbors
@@ -119,6 +120,27 @@ def test_kmeans_smote_exact_counts():
     _, y_b = b.fit_resample(X, y)
     assert Counter(y_a)[1] == Counter(y_a)[0] == 901
     assert a.sampling_strategy_ == b.sampling_strategy_
+
+
+def test_kmeans_smote_shares_survive_unscaled_features():
+    # sparsity = mean_distance ** exponent / n overflows for large distances;
+    # with one exponent for all clusters the shares do not depend on the
+    # scale of X, so scaling X keeps every cluster's count
+    X, y = _s4()
+
+    def seeds_per_cluster(scale):
+        sampler = ours.KMeansSMOTE(
+            kmeans_estimator=KMeans(n_clusters=4, n_init=1, random_state=0),
+            cluster_balance_threshold=0.0,
+            density_exponent=10.0,
+            random_state=0,
+        )
+        sampler.fit_resample(X * scale, y)
+        return np.bincount(sampler.labels_[sampler.provenance_.seed], minlength=4)
+
+    expected = seeds_per_cluster(1.0)
+    assert np.count_nonzero(expected) >= 2
+    np.testing.assert_array_equal(seeds_per_cluster(1e40), expected)
 
 
 def test_adasyn_per_seed_counts_close_to_imblearn():

@@ -97,8 +97,11 @@ class KMeansSMOTE(_KNeighborsMixin, BaseSMOTE):
 
     Unlike imbalanced-learn, the shares are split with the largest-remainder
     rule (imbalanced-learn rounds each up and over-generates), equal
-    sparsities of zero give equal shares instead of NaN, and k-means is fitted
-    once instead of once per class.
+    sparsities of zero give equal shares instead of NaN, the shares are
+    computed from log-sparsities (the power overflows to ``inf`` on unscaled
+    features: a mean distance of 1e7 to the 'auto' exponent ~50 of a
+    100,000-row cluster), and k-means is fitted once instead of once per
+    class.
 
     Read more in the :ref:`User Guide <over_sampling>`.
 
@@ -235,14 +238,20 @@ class KMeansSMOTE(_KNeighborsMixin, BaseSMOTE):
         self.labels_ = np.asarray(self.kmeans_estimator_.fit_predict(X))
         self._total_new = sum(self.sampling_strategy_.values())
 
-    def _sparsity(self, X_cluster_class):
+    def _log_sparsity(self, X_cluster_class):
+        """``log(mean_distance ** exponent / n)``: the power itself overflows
+        for unscaled features (a mean distance of 1e7 to the 'auto' exponent
+        50 of a 100,000-row cluster)."""
         n = X_cluster_class.shape[0]
         exponent = (
             0.16 * math.log(n, 1.6) ** 1.8
             if self.density_exponent == "auto"
             else self.density_exponent
         )
-        return _mean_pairwise_distance(X_cluster_class, self.n_jobs) ** exponent / n
+        mean_distance = _mean_pairwise_distance(X_cluster_class, self.n_jobs)
+        if mean_distance == 0:
+            return -np.inf
+        return exponent * math.log(mean_distance) - math.log(n)
 
     def _sample_class(self, X, y, class_label, n_samples, random_state):
         self.nn_k_, k = _make_neighbors("k_neighbors", self.k_neighbors)
@@ -251,7 +260,7 @@ class KMeansSMOTE(_KNeighborsMixin, BaseSMOTE):
         else:
             threshold = self.cluster_balance_threshold_
         in_class = y == class_label
-        clusters, sparsities = [], []
+        clusters, log_sparsities = [], []
         for cluster in np.unique(self.labels_):
             members = self.labels_ == cluster
             class_rows = np.flatnonzero(members & in_class)
@@ -260,7 +269,7 @@ class KMeansSMOTE(_KNeighborsMixin, BaseSMOTE):
             if class_rows.size < k + 1:
                 continue
             clusters.append(class_rows)
-            sparsities.append(self._sparsity(X[class_rows]))
+            log_sparsities.append(self._log_sparsity(X[class_rows]))
         if not clusters:
             raise ValueError(
                 "KMeansSMOTE found no cluster with a share of class "
@@ -270,7 +279,15 @@ class KMeansSMOTE(_KNeighborsMixin, BaseSMOTE):
                 "`cluster_balance_threshold` (0 uses every cluster) or change the "
                 "number of clusters in `kmeans_estimator`."
             )
-        counts = _largest_remainder(np.nan_to_num(sparsities), n_samples)
+        # shares of the sparsities relative to the largest; when none is
+        # finite and positive, _largest_remainder gives equal shares
+        log_sparsities = np.asarray(log_sparsities)
+        top = log_sparsities.max()
+        if np.isfinite(top):
+            weights = np.exp(log_sparsities - top)
+        else:
+            weights = np.zeros(len(clusters))
+        counts = _largest_remainder(weights, n_samples)
         seeds, partners, gaps = [], [], []
         for class_rows, n_cluster in zip(clusters, counts):
             if n_cluster == 0:
