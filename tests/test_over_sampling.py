@@ -492,6 +492,28 @@ def test_smotenc_bad_categorical_features():
     X_nan[0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         ours.SMOTENC(categorical_features=[0]).fit_resample(X_nan, y)
+    # NaN in a continuous column: scikit-learn's message, not "not numbers"
+    with pytest.raises(ValueError, match="NaN") as info:
+        ours.SMOTENC(categorical_features=[5]).fit_resample(X_nan, y)
+    assert "not numbers" not in str(info.value)
+
+
+def test_smotenc_string_column_left_continuous_is_named():
+    X, y = _s4()
+    df = pd.DataFrame(X[:, :3], columns=["a", "b", "c"])
+    df["colour"] = np.where(X[:, 3] > 0, "red", "blue")
+    df["size"] = pd.Categorical(np.where(X[:, 4] > 0, "S", "L"))
+    # 'auto' takes only the pandas category column; a list may miss one too
+    for categorical_features in ["auto", ["size"]]:
+        with pytest.raises(ValueError, match="column 'colour' as continuous"):
+            ours.SMOTENC(categorical_features=categorical_features).fit_resample(df, y)
+    X_obj = df.to_numpy(dtype=object)
+    with pytest.raises(ValueError, match="column 3 as continuous"):
+        ours.SMOTENC(categorical_features=[4]).fit_resample(X_obj, y)
+    X_res, _ = ours.SMOTENC(
+        categorical_features=["colour", "size"], random_state=0
+    ).fit_resample(df, y)
+    assert set(X_res["colour"]) == {"red", "blue"}
 
 
 def test_dict_strategy_with_unknown_or_shrinking_class():

@@ -76,6 +76,17 @@ def _encode_columns(X_cat):
     return codes, values
 
 
+def _non_numeric_column(X, X_arr, columns):
+    """Name (or position) of the first of ``columns`` that is not numeric."""
+    names = getattr(X, "columns", None)
+    for column in columns:
+        try:
+            np.asarray(X_arr[:, column], dtype=np.float64)
+        except (TypeError, ValueError):
+            return repr(names[column]) if names is not None else str(column)
+    return None
+
+
 @_fill_doc
 class SMOTENC(BaseSMOTE):
     """Over-sample mixed continuous and categorical data with SMOTE-NC.
@@ -270,9 +281,20 @@ class SMOTENC(BaseSMOTE):
             )
         self.categorical_features_, self.continuous_features_ = self._column_types(X)
         X_arr = X.to_numpy(dtype=object) if is_pandas_df(X) else np.asarray(X)
-        self._X_cont = check_array(
-            X_arr[:, self.continuous_features_], dtype=np.float64
-        )
+        try:
+            self._X_cont = check_array(
+                X_arr[:, self.continuous_features_], dtype=np.float64
+            )
+        except ValueError as exc:
+            column = _non_numeric_column(X, X_arr, self.continuous_features_)
+            if column is None:  # NaN, inf: scikit-learn's message says it
+                raise
+            raise ValueError(
+                f"SMOTENC treats column {column} as continuous, but it holds values "
+                "that are not numbers. List it "
+                "in `categorical_features` (with categorical_features='auto', only "
+                f"pandas 'category' columns are categorical). ({exc})"
+            ) from exc
         X_cat = X_arr[:, self.categorical_features_]
         self._X_dtype = X_arr.dtype
         self.categorical_encoder_ = (
