@@ -239,9 +239,7 @@ class KMeansSMOTE(_KNeighborsMixin, BaseSMOTE):
         self._total_new = sum(self.sampling_strategy_.values())
 
     def _log_sparsity(self, X_cluster_class):
-        """``log(mean_distance ** exponent / n)``: the power itself overflows
-        for unscaled features (a mean distance of 1e7 to the 'auto' exponent
-        50 of a 100,000-row cluster)."""
+        """``log(mean_distance ** exponent / n)``, which does not overflow."""
         n = X_cluster_class.shape[0]
         exponent = (
             0.16 * math.log(n, 1.6) ** 1.8

@@ -291,9 +291,9 @@ class SMOTENC(BaseSMOTE):
                 raise
             raise ValueError(
                 f"SMOTENC treats column {column} as continuous, but it holds values "
-                "that are not numbers. List it "
-                "in `categorical_features` (with categorical_features='auto', only "
-                f"pandas 'category' columns are categorical). ({exc})"
+                "that are not numbers. List it in `categorical_features` (with "
+                "categorical_features='auto', only pandas 'category' columns are "
+                f"categorical). ({exc})"
             ) from exc
         X_cat = X_arr[:, self.categorical_features_]
         self._X_dtype = X_arr.dtype
