@@ -75,10 +75,12 @@ def _mean_pairwise_distance(X, n_jobs):
         _openmp_effective_n_threads() if n_jobs is None else effective_n_jobs(n_jobs)
     )
     n_threads = max(1, min(wanted, len(blocks)))
-    with threadpool_limits(limits=1, user_api="blas"):
-        if n_threads == 1:
-            sums = [block_sum(block) for block in blocks]
-        else:
+    if n_threads == 1:
+        # no BLAS limit: threadpoolctl's look-up costs ~5 ms, more than a
+        # small cluster's whole product
+        sums = [block_sum(block) for block in blocks]
+    else:
+        with threadpool_limits(limits=1, user_api="blas"):
             with ThreadPoolExecutor(max_workers=n_threads) as pool:
                 sums = list(pool.map(block_sum, blocks))
     return math.fsum(sums) / (n * n - n)
