@@ -73,24 +73,38 @@ def exact_sq_distances(X, rows, cols):
     return out
 
 
-def _ranges(n, n_parts):
+def ranges(n, n_parts):
     """``n_parts`` slices splitting ``range(n)`` evenly."""
     bounds = np.linspace(0, n, max(1, n_parts) + 1).astype(int)
     return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
-def _centred_float32(X, rows, center, scale, out, norm2):
-    """``out[:, :d] = scale * (X[rows] - center)`` as float32, and the squared
-    centred norms in ``norm2`` (float64), in cache-sized chunks."""
+def augmented_float32(X, rows, center, scale=None, out=None, norm2=None):
+    """float32 rows of a screening product, built in cache-sized chunks.
+
+    Other rows: ``[x - c, ||x - c||^2, 1]``; query rows (``scale=-2``):
+    ``[-2 (q - c), 1, threshold]`` with the threshold column left to fill.
+    Also returns the float64 squared centred norms. ``out`` and ``norm2``,
+    when given, are filled in place.
+    """
     n_features = X.shape[1]
+    if out is None:
+        out = np.empty((rows.size, n_features + 2), dtype=np.float32)
+        norm2 = np.empty(rows.size)
     chunk = max(1, (1 << 17) // n_features)
     for start in range(0, rows.size, chunk):
         sl = slice(start, start + chunk)
         centred = X[rows[sl]] - center
         norm2[sl] = np.einsum("ij,ij->i", centred, centred)
-        if scale != 1.0:
+        if scale is None:
+            out[sl, :n_features] = centred
+            out[sl, n_features] = norm2[sl]
+            out[sl, n_features + 1] = 1.0
+        else:
             centred *= scale
-        out[sl, :n_features] = centred
+            out[sl, :n_features] = centred
+            out[sl, n_features] = 1.0
+    return out, norm2
 
 
 def screened_kneighbors(X, query_idx, n_neighbors, n_threads=None):
@@ -153,21 +167,18 @@ def screened_kneighbors(X, query_idx, n_neighbors, n_threads=None):
     q_norm2 = np.empty(n_queries)
     # float32 rows, built by the threads in row ranges
     builds = [
-        (order[sl], Y32[sl], norm2[sl], 1.0) for sl in _ranges(n_samples, n_threads)
+        (order[sl], Y32[sl], norm2[sl], None) for sl in ranges(n_samples, n_threads)
     ] + [
         (query_idx[sl], Q32[sl], q_norm2[sl], -2.0)
-        for sl in _ranges(n_queries, n_threads)
+        for sl in ranges(n_queries, n_threads)
     ]
 
     def build(task):
         rows, out, out_norm2, scale = task
-        _centred_float32(X, rows, center, scale, out, out_norm2)
+        augmented_float32(X, rows, center, scale, out=out, norm2=out_norm2)
 
     with ThreadPoolExecutor(max_workers=max(1, n_threads)) as pool:
         list(pool.map(build, builds))
-    Y32[:, n_features] = norm2
-    Y32[:, n_features + 1] = 1.0
-    Q32[:, n_features] = 1.0
     reach2 = (np.sqrt(q_norm2) + math.sqrt(float(norm2.max()))) ** 2
     slack = 2 * (4 * n_features + 16) * _UNIT_ROUNDOFF * reach2
 

@@ -22,7 +22,11 @@ from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits
 
 from skreweight.over_sampling._base import _is_default_neighbors
-from skreweight.over_sampling._screened import exact_sq_distances
+from skreweight.over_sampling._screened import (
+    augmented_float32,
+    exact_sq_distances,
+    ranges,
+)
 from skreweight.utils._sklearn_fixes import _openmp_effective_n_threads
 
 # Below this many (query, other-row) pairs scikit-learn's search is used.
@@ -90,33 +94,6 @@ def kneighbors_among_all(nn_all, X, y, query_idx, class_label, n_neighbors, own=
     return np.asarray(result, dtype=np.intp)
 
 
-def _augmented(X, rows, center, scale=None, out=None, norm2=None):
-    """float32 rows for the screening product, built in chunks.
-
-    Other rows: ``[x - c, ||x - c||^2, 1]``; query rows (``scale=-2``):
-    ``[-2 (q - c), 1, threshold]`` with the threshold column left to fill.
-    Also returns the float64 squared centred norms. ``out`` and ``norm2``,
-    when given, are filled in place.
-    """
-    n_features = X.shape[1]
-    if out is None:
-        out = np.empty((rows.size, n_features + 2), dtype=np.float32)
-        norm2 = np.empty(rows.size)
-    for start in range(0, rows.size, _EXACT_CHUNK):
-        sl = slice(start, start + _EXACT_CHUNK)
-        centred = X[rows[sl]] - center
-        norm2[sl] = np.einsum("ij,ij->i", centred, centred)
-        if scale is None:
-            out[sl, :n_features] = centred
-            out[sl, n_features] = norm2[sl]
-            out[sl, n_features + 1] = 1.0
-        else:
-            centred *= scale
-            out[sl, :n_features] = centred
-            out[sl, n_features] = 1.0
-    return out, norm2
-
-
 def _max_norm2(X, rows, center):
     """Largest squared norm of ``X[rows] - center``."""
     largest = 0.0
@@ -156,7 +133,7 @@ def _screen(X, query_idx, other_idx, tau2, budget, extra_rows=None):
     n_queries = query_idx.size
     center = X.mean(axis=0, dtype=np.float64)
     n_features = X.shape[1]
-    Q32, q_norm2 = _augmented(X, query_idx, center, scale=-2.0)
+    Q32, q_norm2 = augmented_float32(X, query_idx, center, scale=-2.0)
     Y32 = np.empty((other_idx.size, n_features + 2), dtype=np.float32)
     y_norm2 = np.empty(other_idx.size)
     tiles = [
@@ -168,11 +145,11 @@ def _screen(X, query_idx, other_idx, tau2, budget, extra_rows=None):
     # candidates each thread may keep before the screen gives up
     budget = max(_MIN_CANDIDATES, budget) // n_threads
 
-    bounds = np.linspace(0, other_idx.size, n_threads + 1).astype(int)
+    row_parts = ranges(other_idx.size, n_threads)
 
     def build(part):
-        sl = slice(bounds[part], bounds[part + 1])
-        _augmented(X, other_idx[sl], center, out=Y32[sl], norm2=y_norm2[sl])
+        sl = row_parts[part]
+        augmented_float32(X, other_idx[sl], center, out=Y32[sl], norm2=y_norm2[sl])
 
     def screen(part):
         product = np.empty((_QUERY_TILE, _OTHER_TILE), dtype=np.float32)
